@@ -1,0 +1,3 @@
+//! Authentication: passwords, and (with the API issue) tokens and API keys.
+
+pub mod password;

@@ -1,0 +1,126 @@
+//! Command line and environment. Every setting is an environment variable first (the
+//! way Kubernetes and containers configure us) and also a `--flag`; `--help` lists both.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "stellar-monitor",
+    version,
+    about = "Multi-tenant blockchain monitoring: API, orchestrator, watchers and workers in one binary",
+    long_about = "Multi-tenant blockchain monitoring for EVM chains and Stellar.\n\n\
+        With no DATABASE_URL, data is kept in SQLite under --data-dir; with no REDIS_URL, \
+        processes talk over an in-process bus. `stellar-monitor serve` runs everything in \
+        one process."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Settings every command shares.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// PostgreSQL (`postgres://...`) or SQLite (`sqlite://path`) URL. Unset: SQLite in
+    /// --data-dir.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Where the embedded SQLite database lives when DATABASE_URL is unset.
+    #[arg(long, env = "DATA_DIR", global = true, default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Largest number of pooled database connections.
+    #[arg(
+        long,
+        env = "DATABASE_MAX_CONNECTIONS",
+        global = true,
+        default_value_t = 10
+    )]
+    pub database_max_connections: u32,
+
+    /// Log format: human-readable text or one JSON object per line.
+    #[arg(long, env = "LOG_FORMAT", global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Log filter, in tracing's EnvFilter syntax.
+    #[arg(
+        long,
+        env = "RUST_LOG",
+        global = true,
+        default_value = "info,sqlx=warn,sea_orm=warn"
+    )]
+    pub log_filter: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run everything in one process: API, orchestrator, watchers and workers.
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+}
+
+/// Settings of `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address the HTTP server (GraphQL, health, metrics) listens on.
+    #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub bus: BusArgs,
+
+    /// Email of the platform admin created on first start.
+    #[arg(long, env = "ADMIN_EMAIL")]
+    pub admin_email: Option<String>,
+
+    /// Password of the platform admin created on first start; generated and printed once
+    /// when unset.
+    #[arg(long, env = "ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+}
+
+/// How to reach the bus.
+#[derive(Debug, Clone, Args)]
+pub struct BusArgs {
+    /// Redis URL. Unset: the in-process bus (single-process `serve` only).
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// Prefix of every Redis key, stream and channel, so deployments can share a Redis.
+    #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "sm")]
+    pub redis_key_prefix: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serve_defaults_need_no_environment() {
+        let cli = Cli::try_parse_from(["stellar-monitor", "serve"]).unwrap();
+        let Command::Serve(serve) = cli.command else {
+            panic!("expected serve")
+        };
+        assert_eq!(serve.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(cli.global.data_dir, PathBuf::from("data"));
+    }
+}

@@ -1,0 +1,10 @@
+//! The `stellar-monitor` binary's wiring: command line, startup and the operational
+//! endpoints. Domain logic lives in the workspace crates; this crate only connects them.
+
+pub mod bootstrap;
+pub mod config;
+pub mod database;
+pub mod ops;
+pub mod shutdown;
+pub mod startup;
+pub mod telemetry;

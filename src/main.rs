@@ -1,0 +1,53 @@
+//! `stellar-monitor`: parse the command line, run the command, and turn any failure into
+//! one clear `error:` line and a non-zero exit.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Parser;
+use stellar_monitor::config::{Cli, Command};
+use stellar_monitor::database::{self, Target};
+use stellar_monitor::{bootstrap, shutdown, startup, telemetry};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init_logs(cli.global.log_format, &cli.global.log_filter);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // `{:#}` joins the context chain into one line.
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve(serve) => {
+            let app = startup::Application::build(&cli.global, &serve).await?;
+            if let Some(created) = app.created() {
+                let url = format!("http://{}/graphql", app.local_addr());
+                println!("{}", bootstrap::banner(created, &url));
+            }
+            app.run_until_stopped(shutdown::on_signal()).await
+        }
+        Command::Migrate => {
+            let target = Target::resolve(cli.global.database_url.as_deref(), &cli.global.data_dir)?;
+            let db = database::connect(&target, 2).await?;
+            database::migrate(&db).await?;
+            println!("migrations applied to {}", target.describe());
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! Building and running the `serve` process. Split into [`Application::build`] and
+//! [`Application::run_until_stopped`] so tests start the very same thing on port 0.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use axum::Router;
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::limit::RequestBodyLimitLayer;
+
+use crate::bootstrap::{self, Created};
+use crate::config::{GlobalArgs, ServeArgs};
+use crate::database::{self, Target};
+use crate::ops;
+
+/// Largest request body we read (GraphQL documents and variables included).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A built, not yet running, `serve` process.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    db: DatabaseConnection,
+    bus: Arc<dyn bus::Bus>,
+    created: Option<Created>,
+}
+
+impl Application {
+    /// Opens the database and bus, migrates, bootstraps the first admin and binds the
+    /// listener. Every failure here is a clear error, never a panic.
+    pub async fn build(global: &GlobalArgs, serve: &ServeArgs) -> Result<Self> {
+        let target = Target::resolve(global.database_url.as_deref(), &global.data_dir)?;
+        let db = database::connect(&target, global.database_max_connections).await?;
+        database::migrate(&db)
+            .await
+            .with_context(|| format!("migrating {}", target.describe()))?;
+        let bus = bus::connect(serve.bus.redis_url.as_deref(), &serve.bus.redis_key_prefix)
+            .await
+            .context("connecting to the bus")?;
+        let created = bootstrap::ensure_admin(
+            &db,
+            serve.admin_email.as_deref(),
+            serve.admin_password.as_deref(),
+        )
+        .await
+        .context("creating the first admin")?;
+        let listener = TcpListener::bind(serve.listen)
+            .await
+            .with_context(|| format!("listening on {}", serve.listen))?;
+        let api = graphql::router(graphql::ApiState {
+            db: db.clone(),
+            bus: bus.clone(),
+        })
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
+        let router = ops::router(ops::Readiness {
+            db: db.clone(),
+            bus: bus.clone(),
+        })
+        .merge(api)
+        .layer(axum::middleware::from_fn(ops::track_http));
+        // Make sure the recorder exists before the first request.
+        crate::telemetry::metrics();
+        Ok(Self {
+            listener,
+            router,
+            db,
+            bus,
+            created,
+        })
+    }
+
+    /// The bound address (port 0 in tests resolves here).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// What first start created, if this was the first start.
+    pub fn created(&self) -> Option<&Created> {
+        self.created.as_ref()
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub fn bus(&self) -> &Arc<dyn bus::Bus> {
+        &self.bus
+    }
+
+    /// Serves until `shutdown` is cancelled, then finishes in-flight requests.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<()> {
+        tracing::info!(addr = %self.local_addr(), bus = self.bus.kind(), "serving");
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await
+            .context("HTTP server")?;
+        self.db.close().await.context("closing the database")?;
+        Ok(())
+    }
+}

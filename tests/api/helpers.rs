@@ -1,0 +1,193 @@
+//! Test harness: a fresh PostgreSQL database (owned by an ordinary role, so row-level
+//! security applies) or SQLite file per test, a unique Redis key prefix per test, and the
+//! real application on port 0.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use stellar_monitor::config::{BusArgs, GlobalArgs, LogFormat, ServeArgs};
+use stellar_monitor::database::{self, Target};
+use stellar_monitor::startup::Application;
+use tempfile::TempDir;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// Password of the admin every test app bootstraps with.
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const ADMIN_PASSWORD: &str = "test-admin-password";
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+pub fn redis_url() -> String {
+    env_or("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+}
+
+/// A Redis key prefix no other test uses (`smt_` so the test script can sweep them).
+pub fn redis_prefix() -> String {
+    format!("smt_{}", Uuid::new_v4().simple())
+}
+
+/// Creates a fresh database owned by the application role; returns its URL as that role.
+pub async fn postgres_database() -> String {
+    let admin_url = env_or(
+        "TEST_PG_ADMIN_URL",
+        "postgres://sm_admin:sm_admin@127.0.0.1:5432/postgres",
+    );
+    let user = env_or("TEST_PG_APP_USER", "sm_app");
+    let password = env_or("TEST_PG_APP_PASSWORD", "sm_app");
+    let name = format!("sm_test_{}", Uuid::new_v4().simple());
+    let admin = sea_orm::Database::connect(&admin_url)
+        .await
+        .unwrap_or_else(|e| panic!("connecting to {admin_url} (run scripts/services.sh): {e}"));
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\" OWNER \"{user}\""))
+        .await
+        .expect("creating the test database");
+    admin.close().await.ok();
+    format!("postgres://{user}:{password}@127.0.0.1:5432/{name}")
+}
+
+/// A migrated PostgreSQL database of this test's own, connected as the application role.
+pub async fn postgres_db() -> DatabaseConnection {
+    let url = postgres_database().await;
+    let db = database::connect(&Target::Postgres(url), 5).await.unwrap();
+    database::migrate(&db).await.unwrap();
+    db
+}
+
+/// A migrated SQLite database in a temporary directory (kept alive by the returned guard).
+pub async fn sqlite_db() -> (DatabaseConnection, TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database::connect(&Target::Sqlite(dir.path().join("test.db")), 5)
+        .await
+        .unwrap();
+    database::migrate(&db).await.unwrap();
+    (db, dir)
+}
+
+/// A running application.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub db: DatabaseConnection,
+    pub http: reqwest::Client,
+    /// `Some` when the app runs on Redis.
+    pub redis_prefix: Option<String>,
+    shutdown: CancellationToken,
+    _data_dir: Option<TempDir>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    /// POSTs a GraphQL document and returns the JSON response.
+    pub async fn graphql(&self, query: &str, variables: serde_json::Value) -> serde_json::Value {
+        self.http
+            .post(self.url("/graphql"))
+            .json(&serde_json::json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request failed")
+            .json()
+            .await
+            .expect("GraphQL answers JSON")
+    }
+}
+
+fn global_args(database_url: Option<String>, data_dir: PathBuf) -> GlobalArgs {
+    GlobalArgs {
+        database_url,
+        data_dir,
+        database_max_connections: 5,
+        log_format: LogFormat::Text,
+        log_filter: "warn".to_owned(),
+    }
+}
+
+fn serve_args(redis_url: Option<String>, prefix: String) -> ServeArgs {
+    ServeArgs {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        bus: BusArgs {
+            redis_url,
+            redis_key_prefix: prefix,
+        },
+        admin_email: Some(ADMIN_EMAIL.to_owned()),
+        admin_password: Some(ADMIN_PASSWORD.to_owned()),
+    }
+}
+
+async fn start(global: GlobalArgs, serve: ServeArgs, data_dir: Option<TempDir>) -> TestApp {
+    let app = Application::build(&global, &serve)
+        .await
+        .expect("app builds");
+    let addr = app.local_addr();
+    let db = app.db().clone();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(app.run_until_stopped(shutdown.clone()));
+    TestApp {
+        addr,
+        db,
+        http: reqwest::Client::new(),
+        redis_prefix: serve
+            .bus
+            .redis_url
+            .is_some()
+            .then_some(serve.bus.redis_key_prefix),
+        shutdown,
+        _data_dir: data_dir,
+    }
+}
+
+/// The app on its own PostgreSQL database and Redis prefix.
+pub async fn spawn_app() -> TestApp {
+    let url = postgres_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    start(
+        global_args(Some(url), dir.path().to_owned()),
+        serve_args(Some(redis_url()), redis_prefix()),
+        Some(dir),
+    )
+    .await
+}
+
+/// The app on the embedded default: SQLite in a temporary data directory, in-process bus.
+pub async fn spawn_app_sqlite() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    start(
+        global_args(None, dir.path().to_owned()),
+        serve_args(None, "sm".to_owned()),
+        Some(dir),
+    )
+    .await
+}
+
+/// Runs `sql` and returns the first column of every row as text.
+pub async fn column_as_text<C: ConnectionTrait>(db: &C, sql: &str) -> Vec<String> {
+    db.query_all(Statement::from_string(
+        db.get_database_backend(),
+        sql.to_owned(),
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    .into_iter()
+    .map(|row| row.try_get_by_index::<String>(0).unwrap())
+    .collect()
+}
