@@ -2,3 +2,6 @@
 //! the filter expression language, EVM and Stellar decoding, the multi-monitor matcher,
 //! chain RPC clients and notification channels. No database, no Redis: everything here
 //! is plain data in, plain data out, so every other crate can build on it.
+
+pub mod filter;
+pub mod value;
