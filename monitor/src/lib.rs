@@ -3,5 +3,10 @@
 //! chain RPC clients and notification channels. No database, no Redis: everything here
 //! is plain data in, plain data out, so every other crate can build on it.
 
+pub mod config;
+pub mod evm;
 pub mod filter;
+pub mod matches;
+pub mod rules;
+pub mod stellar;
 pub mod value;

@@ -102,7 +102,7 @@ impl Node {
         }
     }
 
-    pub(super) fn eval(&self, params: &[Value]) -> Result<bool, EvalError> {
+    pub(super) fn eval<V: super::Values + ?Sized>(&self, params: &V) -> Result<bool, EvalError> {
         match self {
             // An error on one side of an OR makes that side false.
             Node::Or(items) => Ok(items.iter().any(|n| n.eval(params).unwrap_or(false))),
@@ -135,10 +135,10 @@ impl Node {
 }
 
 impl Cond {
-    fn eval(&self, params: &[Value]) -> Result<bool, EvalError> {
+    fn eval<V: super::Values + ?Sized>(&self, params: &V) -> Result<bool, EvalError> {
         let mut value = match &self.slot {
             Slot::Position(p) => params
-                .get(*p)
+                .value_at(*p)
                 .ok_or_else(|| EvalError::UnknownParameter(p.to_string()))?,
             Slot::Unknown(name) => return Err(EvalError::UnknownParameter(name.clone())),
         };

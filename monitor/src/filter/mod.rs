@@ -26,7 +26,30 @@ pub use ast::{Expr, Op};
 pub use eval::EvalError;
 pub use parser::{parse, ParseError};
 
-use crate::value::Value;
+use crate::value::{Param, Value};
+
+/// What an expression reads its parameters from, by position.
+pub trait Values {
+    fn value_at(&self, position: usize) -> Option<&Value>;
+}
+
+impl Values for [Value] {
+    fn value_at(&self, position: usize) -> Option<&Value> {
+        self.get(position)
+    }
+}
+
+impl Values for Vec<Value> {
+    fn value_at(&self, position: usize) -> Option<&Value> {
+        self.get(position)
+    }
+}
+
+impl Values for [Param] {
+    fn value_at(&self, position: usize) -> Option<&Value> {
+        self.get(position).map(|p| &p.value)
+    }
+}
 
 /// A compiled expression, ready to evaluate many times.
 #[derive(Clone, Debug)]
@@ -57,12 +80,12 @@ impl Compiled {
     }
 
     /// Evaluates against `params` (positions as resolved at compile time).
-    pub fn eval(&self, params: &[Value]) -> Result<bool, EvalError> {
+    pub fn eval<V: Values + ?Sized>(&self, params: &V) -> Result<bool, EvalError> {
         self.root.eval(params)
     }
 
     /// Whether the expression holds; an evaluation error means "no" and is counted.
-    pub fn matches(&self, params: &[Value]) -> bool {
+    pub fn matches<V: Values + ?Sized>(&self, params: &V) -> bool {
         match self.eval(params) {
             Ok(result) => result,
             Err(_) => {

@@ -1,0 +1,53 @@
+//! OZ Monitor's configuration files: networks, monitors and triggers, their validation
+//! (every problem, with file, JSON path and reason), and loading a whole directory with
+//! its cross-references.
+
+mod dir;
+mod monitor;
+mod network;
+mod problem;
+mod retry;
+mod secret;
+mod trigger;
+
+pub use dir::{load_dir, ConfigSet, FileReport, FileVerdict};
+pub use monitor::*;
+pub use network::*;
+pub use problem::{from_value, parse_json, Problem, Problems};
+pub use retry::{Jitter, RetryPolicy};
+pub use secret::SecretValue;
+pub use trigger::*;
+
+use std::path::Path;
+use std::sync::Arc;
+
+/// Validates a monitor in full for the network types of the networks it names:
+/// common checks plus compiling it for each chain (addresses, contract specs,
+/// signatures, expressions). `network_type` maps a slug to its type (`None`: unknown).
+pub fn validate_monitor(
+    monitor: &Monitor,
+    network_type: &dyn Fn(&str) -> Option<NetworkType>,
+    config_dir: Option<&Path>,
+    problems: &mut Problems,
+) {
+    monitor.validate_common(config_dir, problems);
+    let mut kinds = Vec::new();
+    for (i, slug) in monitor.networks.iter().enumerate() {
+        match network_type(slug) {
+            Some(kind) if !kinds.contains(&kind) => kinds.push(kind),
+            Some(_) => {}
+            None => problems.add(format!("$.networks[{i}]"), format!("unknown or unsupported network {slug:?}")),
+        }
+    }
+    let shared = Arc::new(monitor.clone());
+    for kind in kinds {
+        let result = match kind {
+            NetworkType::Evm => crate::evm::EvmMonitor::compile(shared.clone()).map(drop),
+            NetworkType::Stellar => crate::stellar::StellarMonitor::compile(shared.clone()).map(drop),
+        };
+        if let Err(found) = result {
+            let file = problems.file().to_owned();
+            problems.extend(found.into_iter().map(|p| Problem { file: file.clone(), ..p }));
+        }
+    }
+}
