@@ -70,6 +70,12 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply database migrations and exit.
     Migrate,
+    /// Validate an OpenZeppelin Monitor config directory (networks/, monitors/,
+    /// triggers/): prints each file's verdict, exits non-zero on any error.
+    Check {
+        /// The config directory.
+        dir: PathBuf,
+    },
 }
 
 /// Settings of `serve`.

@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::Parser;
 use stellar_monitor::config::{Cli, Command};
 use stellar_monitor::database::{self, Target};
-use stellar_monitor::{bootstrap, shutdown, startup, telemetry};
+use stellar_monitor::{bootstrap, check, shutdown, startup, telemetry};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -41,6 +41,15 @@ async fn run(cli: Cli) -> Result<()> {
                 println!("{}", bootstrap::banner(created, &url));
             }
             app.run_until_stopped(shutdown::on_signal()).await
+        }
+        Command::Check { dir } => {
+            let (report, valid) = check::check(&dir);
+            print!("{report}");
+            if valid {
+                Ok(())
+            } else {
+                anyhow::bail!("{} has invalid files", dir.display())
+            }
         }
         Command::Migrate => {
             let target = Target::resolve(cli.global.database_url.as_deref(), &cli.global.data_dir)?;

@@ -2,6 +2,10 @@
 //! starts apps and databases, `fixtures` seeds data.
 
 mod cli;
+mod compat;
+mod compat_config;
+mod compat_evm;
+mod compat_stellar;
 mod constraints;
 mod fixtures;
 mod health;

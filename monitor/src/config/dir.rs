@@ -100,6 +100,8 @@ pub fn load_dir(root: &Path) -> ConfigSet {
     // Networks.
     let mut network_types: HashMap<String, NetworkType> = HashMap::new();
     let mut network_files: HashMap<String, String> = HashMap::new();
+    // Slug → why a parsed network cannot be used, for monitors that name it.
+    let mut rejected_networks: HashMap<String, String> = HashMap::new();
     for (file, text) in read_all(root, "networks") {
         let mut problems = Problems::new(&file);
         match text.and_then(|t| parse_json::<Network>(&file, &t)) {
@@ -115,6 +117,12 @@ pub fn load_dir(root: &Path) -> ConfigSet {
                     }
                     network_files.insert(key, file.clone());
                     set.networks.insert(network.slug.clone(), network);
+                } else {
+                    let why = match network.kind() {
+                        None => format!("unsupported network type {:?}", network.network_type),
+                        Some(_) => "it is invalid".to_owned(),
+                    };
+                    rejected_networks.insert(network.slug.clone(), format!("network {:?} is rejected ({file}: {why})", network.slug));
                 }
             }
             Err(p) => problems.extend([p]),
@@ -124,6 +132,7 @@ pub fn load_dir(root: &Path) -> ConfigSet {
 
     // Triggers: each file a map from key to trigger.
     let mut trigger_files: HashMap<String, String> = HashMap::new();
+    let mut rejected_triggers: HashMap<String, String> = HashMap::new();
     for (file, text) in read_all(root, "triggers") {
         let mut problems = Problems::new(&file);
         match text.and_then(|t| parse_json::<BTreeMap<String, Trigger>>(&file, &t)) {
@@ -148,6 +157,15 @@ pub fn load_dir(root: &Path) -> ConfigSet {
                         trigger_files.insert(key.to_lowercase(), file.clone());
                         set.triggers.insert(key, trigger);
                     }
+                } else {
+                    for (key, _) in valid {
+                        rejected_triggers.insert(key, file.clone());
+                    }
+                    for p in problems.iter_paths() {
+                        if let Some(key) = p.strip_prefix("$.").and_then(|r| r.split('.').next()) {
+                            rejected_triggers.insert(key.to_owned(), file.clone());
+                        }
+                    }
                 }
             }
             Err(p) => problems.extend([p]),
@@ -161,11 +179,24 @@ pub fn load_dir(root: &Path) -> ConfigSet {
         let mut problems = Problems::new(&file);
         match text.and_then(|t| parse_json::<Monitor>(&file, &t)) {
             Ok(monitor) => {
-                validate_monitor(&monitor, &|slug| network_types.get(slug).copied(), Some(root), &mut problems);
+                let network_type = |slug: &str| {
+                    network_types.get(slug).copied().ok_or_else(|| {
+                        rejected_networks
+                            .get(slug)
+                            .cloned()
+                            .unwrap_or_else(|| format!("no network with slug {slug:?} in networks/"))
+                    })
+                };
+                validate_monitor(&monitor, &network_type, Some(root), &mut problems);
                 for (i, key) in monitor.triggers.iter().enumerate() {
-                    if !set.triggers.contains_key(key) {
-                        problems.add(format!("$.triggers[{i}]"), format!("unknown or invalid trigger {key:?}"));
+                    if set.triggers.contains_key(key) {
+                        continue;
                     }
+                    let why = match rejected_triggers.get(key) {
+                        Some(file) => format!("trigger {key:?} is rejected ({file})"),
+                        None => format!("no trigger with key {key:?} in triggers/"),
+                    };
+                    problems.add(format!("$.triggers[{i}]"), why);
                 }
                 let name_key = monitor.name.to_lowercase();
                 if let Some(other) = monitor_names.get(&name_key) {

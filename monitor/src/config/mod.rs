@@ -23,10 +23,11 @@ use std::sync::Arc;
 
 /// Validates a monitor in full for the network types of the networks it names:
 /// common checks plus compiling it for each chain (addresses, contract specs,
-/// signatures, expressions). `network_type` maps a slug to its type (`None`: unknown).
+/// signatures, expressions). `network_type` maps a slug to its type, or says why the
+/// network cannot be used.
 pub fn validate_monitor(
     monitor: &Monitor,
-    network_type: &dyn Fn(&str) -> Option<NetworkType>,
+    network_type: &dyn Fn(&str) -> Result<NetworkType, String>,
     config_dir: Option<&Path>,
     problems: &mut Problems,
 ) {
@@ -34,9 +35,9 @@ pub fn validate_monitor(
     let mut kinds = Vec::new();
     for (i, slug) in monitor.networks.iter().enumerate() {
         match network_type(slug) {
-            Some(kind) if !kinds.contains(&kind) => kinds.push(kind),
-            Some(_) => {}
-            None => problems.add(format!("$.networks[{i}]"), format!("unknown or unsupported network {slug:?}")),
+            Ok(kind) if !kinds.contains(&kind) => kinds.push(kind),
+            Ok(_) => {}
+            Err(why) => problems.add(format!("$.networks[{i}]"), why),
         }
     }
     let shared = Arc::new(monitor.clone());

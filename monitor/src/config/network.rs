@@ -176,6 +176,7 @@ impl Network {
     pub fn validate(&self, problems: &mut Problems) {
         let kind = self.kind();
         if kind.is_none() {
+            // Nothing else about a Solana or Midnight network matters to us.
             problems.add(
                 "$.network_type",
                 format!(
@@ -183,6 +184,7 @@ impl Network {
                     self.network_type
                 ),
             );
+            return;
         }
         if !valid_slug(&self.slug) {
             problems.add("$.slug", format!("slug {:?} must match [a-z0-9_]+", self.slug));

@@ -61,6 +61,11 @@ impl Problems {
         self.items
     }
 
+    /// The JSON paths of the problems so far.
+    pub fn iter_paths(&self) -> impl Iterator<Item = &str> {
+        self.items.iter().map(|p| p.path.as_str())
+    }
+
     pub fn file(&self) -> &str {
         &self.file
     }

@@ -217,9 +217,15 @@ impl StellarMonitor {
 
         let mut function_args = Vec::new();
         for call in envelope.invocations.iter().filter(|c| self.watches(&c.contract)) {
-            let signature = call.signature();
+            // The spec's types name the signature when the contract has one (what the
+            // contract declares), else the kinds of the values passed.
+            let spec = self.specs.get(&call.contract);
+            let signature = match spec.and_then(|s| s.kinds(&call.function)) {
+                Some(kinds) if kinds.len() == call.args.len() => format!("{}({})", call.function, kinds.join(",")),
+                _ => call.signature(),
+            };
             let normalized = normalize_signature(&signature);
-            let names = self.specs.get(&call.contract).and_then(|s| s.inputs(&call.function));
+            let names = spec.and_then(|s| s.inputs(&call.function));
             let params: Vec<Param> = call
                 .args
                 .iter()
