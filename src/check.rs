@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use monitor::config::{load_dir, FileVerdict};
+use monitor::config::{FileVerdict, load_dir};
 
 /// The report text and whether every file is valid.
 pub fn check(dir: &Path) -> (String, bool) {

@@ -10,3 +10,6 @@ pub mod matches;
 pub mod rules;
 pub mod stellar;
 pub mod value;
+
+#[cfg(test)]
+mod robustness;

@@ -34,7 +34,10 @@ mod tests {
 
     #[test]
     fn the_table() {
-        let s = |c, t| Shape { calls_or_events: c, transactions: t };
+        let s = |c, t| Shape {
+            calls_or_events: c,
+            transactions: t,
+        };
         for (shape, matched, held, expected) in [
             (s(false, false), false, false, true),
             (s(false, true), false, true, true),
@@ -45,7 +48,11 @@ mod tests {
             (s(true, true), true, false, false),
             (s(true, true), false, true, false),
         ] {
-            assert_eq!(holds(shape, matched, held), expected, "{shape:?} {matched} {held}");
+            assert_eq!(
+                holds(shape, matched, held),
+                expected,
+                "{shape:?} {matched} {held}"
+            );
         }
     }
 }

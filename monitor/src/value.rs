@@ -286,12 +286,17 @@ mod tests {
         assert!(Decimal::parse("-0").unwrap().compare(&num(0)).is_eq());
         assert!(Decimal::parse("1.5").unwrap().has_fraction);
         assert!(!Decimal::parse("1.000").unwrap().has_fraction);
-        for bad in ["", "-", "1.", ".5", "1e5", "0x", "0xg", "12a", "--1", "1.2.3"] {
+        for bad in [
+            "", "-", "1.", ".5", "1e5", "0x", "0xg", "12a", "--1", "1.2.3",
+        ] {
             assert!(Decimal::parse(bad).is_none(), "{bad:?}");
         }
         let max = format!("{}", U256::MAX);
         assert!(Decimal::parse(&max).is_some());
-        assert!(Decimal::parse(&format!("{max}0")).is_none(), "overflow is not a number");
+        assert!(
+            Decimal::parse(&format!("{max}0")).is_none(),
+            "overflow is not a number"
+        );
     }
 
     #[test]

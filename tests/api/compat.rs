@@ -7,14 +7,16 @@ use std::path::PathBuf;
 pub fn dir(test: &str) -> Option<PathBuf> {
     // `../shared/compat` beside the checkout, looked for up the tree so a clone placed
     // deeper (as CI does) still finds it.
-    let dir = std::env::var_os("SM_COMPAT_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        root.ancestors()
-            .skip(1)
-            .map(|a| a.join("shared/compat"))
-            .find(|c| c.is_dir())
-            .unwrap_or_else(|| root.join("../shared/compat"))
-    });
+    let dir = std::env::var_os("SM_COMPAT_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+            root.ancestors()
+                .skip(1)
+                .map(|a| a.join("shared/compat"))
+                .find(|c| c.is_dir())
+                .unwrap_or_else(|| root.join("../shared/compat"))
+        });
     if dir.join("oz-config").is_dir() && dir.join("chain").is_dir() {
         Some(dir)
     } else {

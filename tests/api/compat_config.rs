@@ -44,9 +44,18 @@ fn check_gives_each_oz_example_file_its_verdict() {
     // examples reference are not part of the published set; OZ's example Telegram token
     // has 26 characters after the colon where bot tokens have 35.
     let expected: &[(&str, &str)] = &[
-        ("networks/midnight_testnet.json", r#"$.network_type: unsupported network type "Midnight""#),
-        ("networks/solana_devnet.json", r#"$.network_type: unsupported network type "Solana""#),
-        ("networks/solana_mainnet.json", r#"$.network_type: unsupported network type "Solana""#),
+        (
+            "networks/midnight_testnet.json",
+            r#"$.network_type: unsupported network type "Midnight""#,
+        ),
+        (
+            "networks/solana_devnet.json",
+            r#"$.network_type: unsupported network type "Solana""#,
+        ),
+        (
+            "networks/solana_mainnet.json",
+            r#"$.network_type: unsupported network type "Solana""#,
+        ),
         (
             "triggers/script_notifications.json",
             r#"$.evm_large_transfer_usdc_script.config.script_path: script file "./config/triggers/scripts/custom_notification.sh" does not exist"#,
@@ -81,14 +90,20 @@ fn check_gives_each_oz_example_file_its_verdict() {
         ),
     ];
     for (file, reason) in expected {
-        let problems = files.get(*file).unwrap_or_else(|| panic!("{file} not reported"));
+        let problems = files
+            .get(*file)
+            .unwrap_or_else(|| panic!("{file} not reported"));
         assert!(
             problems.iter().any(|p| p.starts_with(reason)),
             "{file}: expected {reason:?} among {problems:#?}"
         );
     }
     let telegram = &files["triggers/telegram_notifications.json"];
-    assert_eq!(telegram.len(), 3, "all three example tokens are malformed: {telegram:#?}");
+    assert_eq!(
+        telegram.len(),
+        3,
+        "all three example tokens are malformed: {telegram:#?}"
+    );
     for (file, problems) in &files {
         if !expected.iter().any(|(f, _)| f == file) {
             assert!(problems.is_empty(), "{file} should load: {problems:#?}");
@@ -98,7 +113,9 @@ fn check_gives_each_oz_example_file_its_verdict() {
 
 #[test]
 fn without_script_references_and_bad_tokens_every_evm_and_stellar_file_loads() {
-    let Some(compat) = compat::dir("without_script_references_and_bad_tokens_every_evm_and_stellar_file_loads") else {
+    let Some(compat) =
+        compat::dir("without_script_references_and_bad_tokens_every_evm_and_stellar_file_loads")
+    else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();

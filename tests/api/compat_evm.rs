@@ -11,8 +11,10 @@ use crate::compat;
 /// The corpus's blocks, each with the receipts recorded for it.
 fn blocks(dir: &std::path::Path) -> Vec<EvmBlockData> {
     let raw = compat::read_json(dir.join("chain/evm/blocks.json"));
-    let receipts: Vec<EvmReceipt> =
-        serde_json::from_value(compat::read_json(dir.join("chain/evm/transaction_receipts.json"))).unwrap();
+    let receipts: Vec<EvmReceipt> = serde_json::from_value(compat::read_json(
+        dir.join("chain/evm/transaction_receipts.json"),
+    ))
+    .unwrap();
     raw.as_array()
         .unwrap()
         .iter()
@@ -43,10 +45,14 @@ fn evaluate(monitor: &EvmMonitor, blocks: &[EvmBlockData]) -> Vec<(u64, String, 
 
 #[test]
 fn the_usdc_monitor_matches_exactly_the_expected_transactions() {
-    let Some(dir) = compat::dir("the_usdc_monitor_matches_exactly_the_expected_transactions") else {
+    let Some(dir) = compat::dir("the_usdc_monitor_matches_exactly_the_expected_transactions")
+    else {
         return;
     };
-    let config: Monitor = serde_json::from_value(compat::read_json(dir.join("chain/evm/monitors/monitor.json"))).unwrap();
+    let config: Monitor = serde_json::from_value(compat::read_json(
+        dir.join("chain/evm/monitors/monitor.json"),
+    ))
+    .unwrap();
     let monitor = EvmMonitor::compile(Arc::new(config)).unwrap();
     let blocks = blocks(&dir);
     assert_eq!(blocks.len(), 5);
@@ -65,8 +71,14 @@ fn the_usdc_monitor_matches_exactly_the_expected_transactions() {
     assert_eq!(
         found,
         [
-            (21306058, "0xd5069b22a3a89a36d592d5a1f72a281bc5d11d6d0bac6f0a878c13abb764b6d8".to_owned()),
-            (8219488, "0x6fb716f3fc4e2edec31f01c8bb67e565e3efacba965090a38835d3f297232bf6".to_owned()),
+            (
+                21306058,
+                "0xd5069b22a3a89a36d592d5a1f72a281bc5d11d6d0bac6f0a878c13abb764b6d8".to_owned()
+            ),
+            (
+                8219488,
+                "0x6fb716f3fc4e2edec31f01c8bb67e565e3efacba965090a38835d3f297232bf6".to_owned()
+            ),
         ]
     );
 
@@ -80,7 +92,10 @@ fn the_usdc_monitor_matches_exactly_the_expected_transactions() {
     let call = &args.functions.as_ref().unwrap()[0];
     assert_eq!(call.signature, "transfer(address,uint256)");
     assert_eq!(call.hex_signature.as_deref(), Some("a9059cbb"));
-    assert_eq!(call.arg("to"), Some("0xf423d9c1ffeb6386639d024f3b241dab2331b635"));
+    assert_eq!(
+        call.arg("to"),
+        Some("0xf423d9c1ffeb6386639d024f3b241dab2331b635")
+    );
     assert_eq!(call.arg("value"), Some("8181710000"));
     let event = &args.events.as_ref().unwrap()[0];
     assert_eq!(event.signature, "Transfer(address,address,uint256)");
@@ -91,13 +106,30 @@ fn the_usdc_monitor_matches_exactly_the_expected_transactions() {
     let entries = event.args.as_ref().unwrap();
     let rendered: Vec<(&str, &str, &str, bool)> = entries
         .iter()
-        .map(|a| (a.name.as_str(), a.value.as_str(), a.kind.as_str(), a.indexed))
+        .map(|a| {
+            (
+                a.name.as_str(),
+                a.value.as_str(),
+                a.kind.as_str(),
+                a.indexed,
+            )
+        })
         .collect();
     assert_eq!(
         rendered,
         [
-            ("from", "0x58b704065b7aff3ed351052f8560019e05925023", "address", true),
-            ("to", "0xf423d9c1ffeb6386639d024f3b241dab2331b635", "address", true),
+            (
+                "from",
+                "0x58b704065b7aff3ed351052f8560019e05925023",
+                "address",
+                true
+            ),
+            (
+                "to",
+                "0xf423d9c1ffeb6386639d024f3b241dab2331b635",
+                "address",
+                true
+            ),
             ("value", "8181710000", "uint256", false),
         ]
     );
@@ -109,18 +141,31 @@ fn the_usdc_monitor_matches_exactly_the_expected_transactions() {
     // The OZ match shape.
     let json = serde_json::to_value(transfer).unwrap();
     let evm = &json["EVM"];
-    for key in ["monitor", "transaction", "receipt", "logs", "network_slug", "matched_on", "matched_on_args"] {
+    for key in [
+        "monitor",
+        "transaction",
+        "receipt",
+        "logs",
+        "network_slug",
+        "matched_on",
+        "matched_on_args",
+    ] {
         assert!(evm.get(key).is_some(), "{key} missing from {evm}");
     }
     assert_eq!(evm["monitor"]["name"], "Mint USDC Token");
-    assert_eq!(evm["matched_on_args"]["events"][0]["args"][2]["value"], "8181710000");
+    assert_eq!(
+        evm["matched_on_args"]["events"][0]["args"][2]["value"],
+        "8181710000"
+    );
     let back: MonitorMatch = serde_json::from_value(json).unwrap();
     assert_eq!(&back, transfer);
 }
 
 #[test]
 fn without_receipts_status_any_still_matches_calls_by_their_arguments() {
-    let Some(dir) = compat::dir("without_receipts_status_any_still_matches_calls_by_their_arguments") else {
+    let Some(dir) =
+        compat::dir("without_receipts_status_any_still_matches_calls_by_their_arguments")
+    else {
         return;
     };
     let blocks = blocks(&dir);
@@ -160,6 +205,9 @@ fn without_receipts_status_any_still_matches_calls_by_their_arguments() {
         }
     }
     assert_eq!(expected.len(), 4, "the data has four such transfers");
-    let found: Vec<String> = evaluate(&monitor, &blocks).into_iter().map(|(_, h, _)| h).collect();
+    let found: Vec<String> = evaluate(&monitor, &blocks)
+        .into_iter()
+        .map(|(_, h, _)| h)
+        .collect();
     assert_eq!(found, expected);
 }

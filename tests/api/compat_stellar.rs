@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use monitor::config::Monitor;
-use monitor::stellar::{StellarBlockData, StellarEvent, StellarLedger, StellarMonitor, StellarTransaction};
+use monitor::stellar::{
+    StellarBlockData, StellarEvent, StellarLedger, StellarMonitor, StellarTransaction,
+};
 
 use crate::compat;
 
@@ -19,22 +21,32 @@ fn ledgers(dir: &std::path::Path) -> Vec<StellarBlockData> {
         .iter()
         .map(|b| serde_json::from_value(b["Stellar"].clone()).unwrap())
         .collect();
-    let txs: Vec<StellarTransaction> =
-        serde_json::from_value(compat::read_json(dir.join("chain/stellar/transactions.json"))).unwrap();
+    let txs: Vec<StellarTransaction> = serde_json::from_value(compat::read_json(
+        dir.join("chain/stellar/transactions.json"),
+    ))
+    .unwrap();
     let events: Vec<StellarEvent> =
         serde_json::from_value(compat::read_json(dir.join("chain/stellar/events.json"))).unwrap();
     let mut by_ledger: BTreeMap<u32, StellarBlockData> = BTreeMap::new();
     let header = |sequence: u32| {
-        headers.iter().find(|h| h.sequence == sequence).cloned().unwrap_or(StellarLedger {
-            hash: String::new(),
-            sequence,
-            other: Default::default(),
-        })
+        headers
+            .iter()
+            .find(|h| h.sequence == sequence)
+            .cloned()
+            .unwrap_or(StellarLedger {
+                hash: String::new(),
+                sequence,
+                other: Default::default(),
+            })
     };
     for tx in txs {
         by_ledger
             .entry(tx.ledger)
-            .or_insert_with(|| StellarBlockData { ledger: header(tx.ledger), transactions: vec![], events: vec![] })
+            .or_insert_with(|| StellarBlockData {
+                ledger: header(tx.ledger),
+                transactions: vec![],
+                events: vec![],
+            })
             .transactions
             .push(tx);
     }
@@ -46,13 +58,20 @@ fn ledgers(dir: &std::path::Path) -> Vec<StellarBlockData> {
     by_ledger.into_values().collect()
 }
 
-fn run(monitor: &StellarMonitor, blocks: &[StellarBlockData]) -> Vec<monitor::matches::MonitorMatch> {
-    blocks.iter().flat_map(|b| monitor.evaluate(b, "stellar_testnet")).collect()
+fn run(
+    monitor: &StellarMonitor,
+    blocks: &[StellarBlockData],
+) -> Vec<monitor::matches::MonitorMatch> {
+    blocks
+        .iter()
+        .flat_map(|b| monitor.evaluate(b, "stellar_testnet"))
+        .collect()
 }
 
 #[test]
 fn the_stellar_monitor_matches_exactly_the_expected_transactions() {
-    let Some(dir) = compat::dir("the_stellar_monitor_matches_exactly_the_expected_transactions") else {
+    let Some(dir) = compat::dir("the_stellar_monitor_matches_exactly_the_expected_transactions")
+    else {
         return;
     };
     let mut config = compat::read_json(dir.join("chain/stellar/monitors/monitor.json"));
@@ -62,7 +81,10 @@ fn the_stellar_monitor_matches_exactly_the_expected_transactions() {
     let spec = compat::read_json(dir.join("chain/stellar/contract_specs/contract_spec.json"));
     for address in config["addresses"].as_array_mut().unwrap() {
         let a = address["address"].as_str().unwrap();
-        if ["CBIELTK6", "CBWRWC2I", "CDMZ6LU6"].iter().any(|p| a.starts_with(p)) {
+        if ["CBIELTK6", "CBWRWC2I", "CDMZ6LU6"]
+            .iter()
+            .any(|p| a.starts_with(p))
+        {
             address["contract_spec"] = spec.clone();
         }
     }
@@ -84,23 +106,37 @@ fn the_stellar_monitor_matches_exactly_the_expected_transactions() {
     let found: Vec<(u32, String)> = matches
         .iter()
         .map(|m| match m {
-            monitor::matches::MonitorMatch::Stellar(s) => (s.ledger.sequence, s.transaction.tx_hash.clone()),
+            monitor::matches::MonitorMatch::Stellar(s) => {
+                (s.ledger.sequence, s.transaction.tx_hash.clone())
+            }
             other => panic!("{other:?}"),
         })
         .collect();
     assert_eq!(
         found,
         [
-            (317598, "2c89fc3311bc275415ed6a764c77d7b0349cb9f4ce37fd2bbfc6604920811503".to_owned()),
-            (777826, "FAKE5a3a9153e19002517935a5df291b81a341b98ccd80f0919d78cea5ed29d8".to_owned()),
+            (
+                317598,
+                "2c89fc3311bc275415ed6a764c77d7b0349cb9f4ce37fd2bbfc6604920811503".to_owned()
+            ),
+            (
+                777826,
+                "FAKE5a3a9153e19002517935a5df291b81a341b98ccd80f0919d78cea5ed29d8".to_owned()
+            ),
         ]
     );
 
     let transfer = matches[0].matched_on_args().unwrap();
     let call = &transfer.functions.as_ref().unwrap()[0];
     assert_eq!(call.signature, "transfer(Address,Address,I128)");
-    assert_eq!(call.arg("from"), Some("GDF32CQINROD3E2LMCGZUDVMWTXCJFR5SBYVRJ7WAAIAS3P7DCVWZEFY"));
-    assert_eq!(call.arg("to"), Some("CC7YMFMYZM2HE6O3JT5CNTFBHVXCZTV7CEYT56IGBHR4XFNTGTN62CPT"));
+    assert_eq!(
+        call.arg("from"),
+        Some("GDF32CQINROD3E2LMCGZUDVMWTXCJFR5SBYVRJ7WAAIAS3P7DCVWZEFY")
+    );
+    assert_eq!(
+        call.arg("to"),
+        Some("CC7YMFMYZM2HE6O3JT5CNTFBHVXCZTV7CEYT56IGBHR4XFNTGTN62CPT")
+    );
     assert_eq!(call.arg("amount"), Some("2240"));
     let event = &transfer.events.as_ref().unwrap()[0];
     assert_eq!(event.signature, "transfer(Address,Address,String,I128)");
@@ -109,14 +145,36 @@ fn the_stellar_monitor_matches_exactly_the_expected_transactions() {
         .as_ref()
         .unwrap()
         .iter()
-        .map(|a| (a.name.as_str(), a.value.as_str(), a.kind.as_str(), a.indexed))
+        .map(|a| {
+            (
+                a.name.as_str(),
+                a.value.as_str(),
+                a.kind.as_str(),
+                a.indexed,
+            )
+        })
         .collect();
     assert_eq!(
         args,
         [
-            ("0", "GDF32CQINROD3E2LMCGZUDVMWTXCJFR5SBYVRJ7WAAIAS3P7DCVWZEFY", "Address", true),
-            ("1", "CC7YMFMYZM2HE6O3JT5CNTFBHVXCZTV7CEYT56IGBHR4XFNTGTN62CPT", "Address", true),
-            ("2", "USDC:GBBD47IF6LWK7P7MDEVSCWR7DPUWV3NY3DTQEVFL4NAT4AQH3ZLLFLA5", "String", true),
+            (
+                "0",
+                "GDF32CQINROD3E2LMCGZUDVMWTXCJFR5SBYVRJ7WAAIAS3P7DCVWZEFY",
+                "Address",
+                true
+            ),
+            (
+                "1",
+                "CC7YMFMYZM2HE6O3JT5CNTFBHVXCZTV7CEYT56IGBHR4XFNTGTN62CPT",
+                "Address",
+                true
+            ),
+            (
+                "2",
+                "USDC:GBBD47IF6LWK7P7MDEVSCWR7DPUWV3NY3DTQEVFL4NAT4AQH3ZLLFLA5",
+                "String",
+                true
+            ),
             ("3", "2240", "I128", false),
         ]
     );
@@ -126,10 +184,21 @@ fn the_stellar_monitor_matches_exactly_the_expected_transactions() {
     let upsert = matches[1].matched_on_args().unwrap();
     let call = &upsert.functions.as_ref().unwrap()[0];
     assert_eq!(call.signature, "upsert_data(Map<String,String>)");
-    assert_eq!(call.arg("data"), Some(r#"{"myKey1":1234,"myKey2":"Hello, world!"}"#));
+    assert_eq!(
+        call.arg("data"),
+        Some(r#"{"myKey1":1234,"myKey2":"Hello, world!"}"#)
+    );
 
     let json = serde_json::to_value(&matches[0]).unwrap();
-    for key in ["monitor", "transaction", "ledger", "events", "network_slug", "matched_on", "matched_on_args"] {
+    for key in [
+        "monitor",
+        "transaction",
+        "ledger",
+        "events",
+        "network_slug",
+        "matched_on",
+        "matched_on_args",
+    ] {
         assert!(json["Stellar"].get(key).is_some(), "{key} missing");
     }
 }
@@ -155,7 +224,10 @@ fn failed_transactions_match_failure_conditions_only() {
     };
     // The three transactions whose source is GCHTFFIG… are all FAILED (read with the
     // Python stellar-sdk as above).
-    let failed: Vec<String> = run(&monitor("Failure"), &blocks).iter().map(|m| m.transaction_hash()).collect();
+    let failed: Vec<String> = run(&monitor("Failure"), &blocks)
+        .iter()
+        .map(|m| m.transaction_hash())
+        .collect();
     assert_eq!(
         failed,
         [

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::monitor::Monitor;
 use super::network::{Network, NetworkType};
-use super::problem::{parse_json, Problem, Problems};
+use super::problem::{Problem, Problems, parse_json};
 use super::trigger::Trigger;
 use super::validate_monitor;
 
@@ -62,7 +62,10 @@ fn json_files(dir: &Path) -> Result<Vec<PathBuf>, std::io::Error> {
 }
 
 fn relative(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root).unwrap_or(path).display().to_string()
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }
 
 /// Reads one kind of file: returns (relative name, contents or read problem).
@@ -109,7 +112,10 @@ pub fn load_dir(root: &Path) -> ConfigSet {
                 network.validate(&mut problems);
                 let key = network.slug.to_lowercase();
                 if let Some(other) = network_files.get(&key) {
-                    problems.add("$.slug", format!("slug {:?} is also used by {other}", network.slug));
+                    problems.add(
+                        "$.slug",
+                        format!("slug {:?} is also used by {other}", network.slug),
+                    );
                 }
                 if problems.is_empty() {
                     if let Some(kind) = network.kind() {
@@ -122,7 +128,10 @@ pub fn load_dir(root: &Path) -> ConfigSet {
                         None => format!("unsupported network type {:?}", network.network_type),
                         Some(_) => "it is invalid".to_owned(),
                     };
-                    rejected_networks.insert(network.slug.clone(), format!("network {:?} is rejected ({file}: {why})", network.slug));
+                    rejected_networks.insert(
+                        network.slug.clone(),
+                        format!("network {:?} is rejected ({file}: {why})", network.slug),
+                    );
                 }
             }
             Err(p) => problems.extend([p]),
@@ -142,7 +151,10 @@ pub fn load_dir(root: &Path) -> ConfigSet {
                     let mut own = Problems::new(&file);
                     trigger.validate(&format!("$.{key}"), Some(root), &mut own);
                     if let Some(other) = trigger_files.get(&key.to_lowercase()) {
-                        own.add(format!("$.{key}"), format!("trigger key {key:?} is also defined in {other}"));
+                        own.add(
+                            format!("$.{key}"),
+                            format!("trigger key {key:?} is also defined in {other}"),
+                        );
                     }
                     if own.is_empty() {
                         valid.push((key, trigger));
@@ -181,10 +193,9 @@ pub fn load_dir(root: &Path) -> ConfigSet {
             Ok(monitor) => {
                 let network_type = |slug: &str| {
                     network_types.get(slug).copied().ok_or_else(|| {
-                        rejected_networks
-                            .get(slug)
-                            .cloned()
-                            .unwrap_or_else(|| format!("no network with slug {slug:?} in networks/"))
+                        rejected_networks.get(slug).cloned().unwrap_or_else(|| {
+                            format!("no network with slug {slug:?} in networks/")
+                        })
                     })
                 };
                 validate_monitor(&monitor, &network_type, Some(root), &mut problems);
@@ -200,7 +211,10 @@ pub fn load_dir(root: &Path) -> ConfigSet {
                 }
                 let name_key = monitor.name.to_lowercase();
                 if let Some(other) = monitor_names.get(&name_key) {
-                    problems.add("$.name", format!("monitor name {:?} is also used by {other}", monitor.name));
+                    problems.add(
+                        "$.name",
+                        format!("monitor name {:?} is also used by {other}", monitor.name),
+                    );
                 }
                 if problems.is_empty() {
                     monitor_names.insert(name_key, file.clone());

@@ -10,10 +10,13 @@ mod retry;
 mod secret;
 mod trigger;
 
-pub use dir::{load_dir, ConfigSet, FileReport, FileVerdict};
+#[cfg(test)]
+mod tests;
+
+pub use dir::{ConfigSet, FileReport, FileVerdict, load_dir};
 pub use monitor::*;
 pub use network::*;
-pub use problem::{from_value, parse_json, Problem, Problems};
+pub use problem::{Problem, Problems, from_value, parse_json};
 pub use retry::{Jitter, RetryPolicy};
 pub use secret::SecretValue;
 pub use trigger::*;
@@ -44,11 +47,16 @@ pub fn validate_monitor(
     for kind in kinds {
         let result = match kind {
             NetworkType::Evm => crate::evm::EvmMonitor::compile(shared.clone()).map(drop),
-            NetworkType::Stellar => crate::stellar::StellarMonitor::compile(shared.clone()).map(drop),
+            NetworkType::Stellar => {
+                crate::stellar::StellarMonitor::compile(shared.clone()).map(drop)
+            }
         };
         if let Err(found) = result {
             let file = problems.file().to_owned();
-            problems.extend(found.into_iter().map(|p| Problem { file: file.clone(), ..p }));
+            problems.extend(found.into_iter().map(|p| Problem {
+                file: file.clone(),
+                ..p
+            }));
         }
     }
 }

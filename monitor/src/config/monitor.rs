@@ -102,7 +102,9 @@ pub fn resolve_script(config_dir: &Path, script_path: &str) -> Option<PathBuf> {
             candidates.push(parent.join(path));
         }
         candidates.push(config_dir.join(path));
-        let stripped = path.strip_prefix("./config").or_else(|_| path.strip_prefix("config"));
+        let stripped = path
+            .strip_prefix("./config")
+            .or_else(|_| path.strip_prefix("config"));
         if let Ok(rest) = stripped {
             candidates.push(config_dir.join(rest));
         }
@@ -142,7 +144,10 @@ impl Monitor {
         }
         for (i, slug) in self.networks.iter().enumerate() {
             if !super::network::valid_slug(slug) {
-                problems.add(format!("$.networks[{i}]"), format!("{slug:?} is not a network slug"));
+                problems.add(
+                    format!("$.networks[{i}]"),
+                    format!("{slug:?} is not a network slug"),
+                );
             }
         }
         for (i, c) in self.match_conditions.functions.iter().enumerate() {
@@ -163,15 +168,18 @@ impl Monitor {
         }
         for (i, c) in self.trigger_conditions.iter().enumerate() {
             if c.timeout_ms == 0 {
-                problems.add(format!("$.trigger_conditions[{i}].timeout_ms"), "timeout_ms must be greater than 0");
+                problems.add(
+                    format!("$.trigger_conditions[{i}].timeout_ms"),
+                    "timeout_ms must be greater than 0",
+                );
             }
-            if let Some(dir) = config_dir {
-                if resolve_script(dir, &c.script_path).is_none() {
-                    problems.add(
-                        format!("$.trigger_conditions[{i}].script_path"),
-                        format!("script file {:?} does not exist", c.script_path),
-                    );
-                }
+            if let Some(dir) = config_dir
+                && resolve_script(dir, &c.script_path).is_none()
+            {
+                problems.add(
+                    format!("$.trigger_conditions[{i}].script_path"),
+                    format!("script file {:?} does not exist", c.script_path),
+                );
             }
         }
         for (i, key) in self.triggers.iter().enumerate() {
@@ -188,7 +196,10 @@ mod tests {
 
     #[test]
     fn signatures_normalize_and_need_a_group() {
-        assert_eq!(normalize_signature("Transfer(address, address,\tuint256)"), "transfer(address,address,uint256)");
+        assert_eq!(
+            normalize_signature("Transfer(address, address,\tuint256)"),
+            "transfer(address,address,uint256)"
+        );
         assert!(has_parameter_group("increment()"));
         assert!(!has_parameter_group("Deposit"));
         assert!(!has_parameter_group("(address)"));

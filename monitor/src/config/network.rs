@@ -116,7 +116,9 @@ pub struct RecoveryConfig {
 pub fn valid_slug(slug: &str) -> bool {
     !slug.is_empty()
         && slug.len() <= 64
-        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// Checks a 6- or 7-field cron expression (with seconds).
@@ -168,7 +170,7 @@ impl Network {
     /// RPC endpoints in the order to try them: enabled ones, highest weight first.
     pub fn endpoints(&self) -> Vec<&RpcUrl> {
         let mut urls: Vec<&RpcUrl> = self.rpc_urls.iter().filter(|u| u.weight > 0).collect();
-        urls.sort_by(|a, b| b.weight.cmp(&a.weight));
+        urls.sort_by_key(|u| std::cmp::Reverse(u.weight));
         urls
     }
 
@@ -187,7 +189,10 @@ impl Network {
             return;
         }
         if !valid_slug(&self.slug) {
-            problems.add("$.slug", format!("slug {:?} must match [a-z0-9_]+", self.slug));
+            problems.add(
+                "$.slug",
+                format!("slug {:?} must match [a-z0-9_]+", self.slug),
+            );
         }
         if self.name.trim().is_empty() {
             problems.add("$.name", "name must not be empty");
@@ -201,16 +206,22 @@ impl Network {
             if rpc.type_ != "rpc" {
                 problems.add(
                     format!("$.rpc_urls[{i}].type_"),
-                    format!("RPC type {:?} is not supported (expected \"rpc\")", rpc.type_),
+                    format!(
+                        "RPC type {:?} is not supported (expected \"rpc\")",
+                        rpc.type_
+                    ),
                 );
             }
             if rpc.weight > 100 {
-                problems.add(format!("$.rpc_urls[{i}].weight"), "weight must be between 0 and 100");
+                problems.add(
+                    format!("$.rpc_urls[{i}].weight"),
+                    "weight must be between 0 and 100",
+                );
             }
-            if let Some(url) = rpc.url.plain() {
-                if let Err(e) = validate_http_url(url) {
-                    problems.add(format!("$.rpc_urls[{i}].url.value"), e);
-                }
+            if let Some(url) = rpc.url.plain()
+                && let Err(e) = validate_http_url(url)
+            {
+                problems.add(format!("$.rpc_urls[{i}].url.value"), e);
             }
         }
         match kind {
@@ -219,11 +230,18 @@ impl Network {
                     problems.add("$.chain_id", "chain_id is required for EVM networks");
                 }
                 if self.network_passphrase.is_some() {
-                    problems.add("$.network_passphrase", "network_passphrase is for Stellar networks");
+                    problems.add(
+                        "$.network_passphrase",
+                        "network_passphrase is for Stellar networks",
+                    );
                 }
             }
             Some(NetworkType::Stellar) => {
-                if self.network_passphrase.as_deref().is_none_or(|p| p.trim().is_empty()) {
+                if self
+                    .network_passphrase
+                    .as_deref()
+                    .is_none_or(|p| p.trim().is_empty())
+                {
                     problems.add(
                         "$.network_passphrase",
                         "network_passphrase is required for Stellar networks",
@@ -239,13 +257,19 @@ impl Network {
             problems.add("$.block_time_ms", "block_time_ms must be at least 100");
         }
         if self.confirmation_blocks == 0 {
-            problems.add("$.confirmation_blocks", "confirmation_blocks must be greater than 0");
+            problems.add(
+                "$.confirmation_blocks",
+                "confirmation_blocks must be greater than 0",
+            );
         }
         if let Err(e) = validate_cron(&self.cron_schedule) {
             problems.add("$.cron_schedule", e);
         }
         if self.max_past_blocks == Some(MaxPastBlocks::Blocks(0)) {
-            problems.add("$.max_past_blocks", "max_past_blocks must be greater than 0");
+            problems.add(
+                "$.max_past_blocks",
+                "max_past_blocks must be greater than 0",
+            );
         }
         if let Some(r) = &self.recovery_config {
             if let Err(e) = validate_cron(&r.cron_schedule) {

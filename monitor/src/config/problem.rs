@@ -84,11 +84,13 @@ pub fn parse_json<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, Prob
 
 /// Same as [`parse_json`] for an already-parsed JSON value.
 pub fn from_value<T: DeserializeOwned>(file: &str, value: serde_json::Value) -> Result<T, Problem> {
-    serde_path_to_error::deserialize(value).map_err(|e: serde_path_to_error::Error<serde_json::Error>| Problem {
-        file: file.to_owned(),
-        path: json_path(&e.path().to_string()),
-        message: serde_message(e.inner()),
-    })
+    serde_path_to_error::deserialize(value).map_err(
+        |e: serde_path_to_error::Error<serde_json::Error>| Problem {
+            file: file.to_owned(),
+            path: json_path(&e.path().to_string()),
+            message: serde_message(e.inner()),
+        },
+    )
 }
 
 /// `a.b[0]` (serde_path_to_error's form, `.` for the root) as `$.a.b[0]`.
@@ -133,7 +135,8 @@ mod tests {
 
     #[test]
     fn serde_errors_carry_their_json_path() {
-        let p = parse_json::<Doc>("f.json", r#"{"items": [{"weight": 1}, {"weight": 300}]}"#).unwrap_err();
+        let p = parse_json::<Doc>("f.json", r#"{"items": [{"weight": 1}, {"weight": 300}]}"#)
+            .unwrap_err();
         assert_eq!(p.path, "$.items[1].weight");
         assert!(p.message.contains("invalid value"), "{}", p.message);
         let p = parse_json::<Doc>("f.json", r#"{"items": [], "extra": 1}"#).unwrap_err();

@@ -58,10 +58,16 @@ impl RetryPolicy {
     pub fn problems(&self) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
         if self.base_for_backoff < 1 {
-            out.push(("base_for_backoff", "base_for_backoff must be at least 1".to_owned()));
+            out.push((
+                "base_for_backoff",
+                "base_for_backoff must be at least 1".to_owned(),
+            ));
         }
         if self.initial_backoff > self.max_backoff {
-            out.push(("initial_backoff", "initial_backoff must not exceed max_backoff".to_owned()));
+            out.push((
+                "initial_backoff",
+                "initial_backoff must not exceed max_backoff".to_owned(),
+            ));
         }
         if self.max_retries > 100 {
             out.push(("max_retries", "max_retries must be at most 100".to_owned()));
@@ -127,7 +133,8 @@ mod tests {
         let d: RetryPolicy = serde_json::from_str("{}").unwrap();
         assert_eq!(d, RetryPolicy::default());
         assert!(serde_json::from_str::<RetryPolicy>(r#"{"jitter": "some"}"#).is_err());
-        let bad: RetryPolicy = serde_json::from_str(r#"{"initial_backoff": 5000, "max_backoff": 10}"#).unwrap();
+        let bad: RetryPolicy =
+            serde_json::from_str(r#"{"initial_backoff": 5000, "max_backoff": 10}"#).unwrap();
         assert_eq!(bad.problems().len(), 1);
     }
 }

@@ -37,7 +37,9 @@ impl SecretValue {
     /// The stored text (the secret, or the name of where it lives).
     pub fn raw(&self) -> &str {
         match self {
-            SecretValue::Plain(v) | SecretValue::Environment(v) | SecretValue::HashicorpCloudVault(v) => v,
+            SecretValue::Plain(v)
+            | SecretValue::Environment(v)
+            | SecretValue::HashicorpCloudVault(v) => v,
         }
     }
 
@@ -61,7 +63,9 @@ impl fmt::Debug for SecretValue {
         match self {
             SecretValue::Plain(_) => f.write_str("SecretValue::Plain(<redacted>)"),
             SecretValue::Environment(n) => write!(f, "SecretValue::Environment({n})"),
-            SecretValue::HashicorpCloudVault(n) => write!(f, "SecretValue::HashicorpCloudVault({n})"),
+            SecretValue::HashicorpCloudVault(n) => {
+                write!(f, "SecretValue::HashicorpCloudVault({n})")
+            }
         }
     }
 }
@@ -107,14 +111,17 @@ mod tests {
     fn type_is_case_insensitive_and_debug_redacts() {
         for kind in ["plain", "Plain", "PLAIN"] {
             let s: SecretValue =
-                serde_json::from_str(&format!(r#"{{"type": "{kind}", "value": "hunter2"}}"#)).unwrap();
+                serde_json::from_str(&format!(r#"{{"type": "{kind}", "value": "hunter2"}}"#))
+                    .unwrap();
             assert_eq!(s.plain(), Some("hunter2"));
             assert!(!format!("{s:?}").contains("hunter2"));
         }
-        let s: SecretValue = serde_json::from_str(r#"{"type": "environment", "value": "X"}"#).unwrap();
+        let s: SecretValue =
+            serde_json::from_str(r#"{"type": "environment", "value": "X"}"#).unwrap();
         assert_eq!(s.resolve(&|_| Some("v".into())).unwrap().plain(), Some("v"));
         assert!(s.resolve(&|_| None).unwrap_err().contains("not set"));
-        let err = serde_json::from_str::<SecretValue>(r#"{"type": "aws", "value": "X"}"#).unwrap_err();
+        let err =
+            serde_json::from_str::<SecretValue>(r#"{"type": "aws", "value": "X"}"#).unwrap_err();
         assert!(err.to_string().contains("unknown secret type"));
         assert_eq!(
             serde_json::to_string(&SecretValue::Plain("v".into())).unwrap(),

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::monitor::{resolve_script, ScriptLanguage};
+use super::monitor::{ScriptLanguage, resolve_script};
 use super::network::validate_http_url;
 use super::problem::Problems;
 use super::retry::RetryPolicy;
@@ -134,7 +134,10 @@ pub struct WebhookConfig {
 impl WebhookConfig {
     /// The HTTP method, POST when absent.
     pub fn method(&self) -> String {
-        self.method.as_deref().unwrap_or("POST").to_ascii_uppercase()
+        self.method
+            .as_deref()
+            .unwrap_or("POST")
+            .to_ascii_uppercase()
     }
 
     pub fn payload_mode(&self) -> PayloadMode {
@@ -183,11 +186,21 @@ fn typed<T: serde::de::DeserializeOwned, E: serde::de::Error>(
     kind: TriggerType,
     value: serde_json::Value,
 ) -> Result<T, E> {
-    serde_path_to_error::deserialize(value).map_err(|e: serde_path_to_error::Error<serde_json::Error>| {
-        let path = e.path().to_string();
-        let at = if path == "." { String::new() } else { format!(" at config.{path}") };
-        E::custom(format!("{} trigger config{at}: {}", kind.as_str(), e.inner()))
-    })
+    serde_path_to_error::deserialize(value).map_err(
+        |e: serde_path_to_error::Error<serde_json::Error>| {
+            let path = e.path().to_string();
+            let at = if path == "." {
+                String::new()
+            } else {
+                format!(" at config.{path}")
+            };
+            E::custom(format!(
+                "{} trigger config{at}: {}",
+                kind.as_str(),
+                e.inner()
+            ))
+        },
+    )
 }
 
 impl<'de> Deserialize<'de> for Trigger {
@@ -240,7 +253,9 @@ pub fn valid_telegram_token(token: &str) -> bool {
             !id.is_empty()
                 && id.bytes().all(|b| b.is_ascii_digit())
                 && secret.len() == 35
-                && secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                && secret
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         }
         None => false,
     }
@@ -298,23 +313,23 @@ impl Trigger {
         }
         let cfg = format!("{at}.config");
         let check_url = |problems: &mut Problems, field: &str, secret: &SecretValue| {
-            if let Some(url) = secret.plain() {
-                if let Err(e) = validate_http_url(url) {
-                    problems.add(format!("{cfg}.{field}.value"), e);
-                }
+            if let Some(url) = secret.plain()
+                && let Err(e) = validate_http_url(url)
+            {
+                problems.add(format!("{cfg}.{field}.value"), e);
             }
         };
         let check_message = |problems: &mut Problems, m: &Message, max_body: Option<usize>| {
             if m.title.contains(['\r', '\n']) {
                 problems.add(format!("{cfg}.message.title"), "title must be one line");
             }
-            if let Some(max) = max_body {
-                if m.body.len() > max {
-                    problems.add(
-                        format!("{cfg}.message.body"),
-                        format!("body is {} bytes; at most {max} allowed", m.body.len()),
-                    );
-                }
+            if let Some(max) = max_body
+                && m.body.len() > max
+            {
+                problems.add(
+                    format!("{cfg}.message.body"),
+                    format!("body is {} bytes; at most {max} allowed", m.body.len()),
+                );
             }
         };
         match &self.config {
@@ -327,13 +342,13 @@ impl Trigger {
                 check_message(problems, &c.message, Some(DISCORD_MAX_BODY));
             }
             TriggerConfig::Telegram(c) => {
-                if let Some(token) = c.token.plain() {
-                    if !valid_telegram_token(token) {
-                        problems.add(
-                            format!("{cfg}.token.value"),
-                            "not a Telegram bot token (expected <digits>:<35 letters, digits, - or _>)",
-                        );
-                    }
+                if let Some(token) = c.token.plain()
+                    && !valid_telegram_token(token)
+                {
+                    problems.add(
+                        format!("{cfg}.token.value"),
+                        "not a Telegram bot token (expected <digits>:<35 letters, digits, - or _>)",
+                    );
                 }
                 if c.chat_id.trim().is_empty() {
                     problems.add(format!("{cfg}.chat_id"), "chat_id must not be empty");
@@ -342,58 +357,83 @@ impl Trigger {
             }
             TriggerConfig::Email(c) => {
                 if c.host.trim().is_empty() || c.host.contains(['/', ' ', ':']) {
-                    problems.add(format!("{cfg}.host"), format!("{:?} is not a host name", c.host));
+                    problems.add(
+                        format!("{cfg}.host"),
+                        format!("{:?} is not a host name", c.host),
+                    );
                 }
                 if c.port == Some(0) {
                     problems.add(format!("{cfg}.port"), "port must be between 1 and 65535");
                 }
                 if !valid_email(&c.sender) {
-                    problems.add(format!("{cfg}.sender"), format!("{:?} is not an email address", c.sender));
+                    problems.add(
+                        format!("{cfg}.sender"),
+                        format!("{:?} is not an email address", c.sender),
+                    );
                 }
                 if c.recipients.is_empty() {
-                    problems.add(format!("{cfg}.recipients"), "at least one recipient is required");
+                    problems.add(
+                        format!("{cfg}.recipients"),
+                        "at least one recipient is required",
+                    );
                 }
                 for (i, r) in c.recipients.iter().enumerate() {
                     if !valid_email(r) {
-                        problems.add(format!("{cfg}.recipients[{i}]"), format!("{r:?} is not an email address"));
+                        problems.add(
+                            format!("{cfg}.recipients[{i}]"),
+                            format!("{r:?} is not an email address"),
+                        );
                     }
                 }
                 check_message(problems, &c.message, None);
             }
             TriggerConfig::Webhook(c) => {
                 check_url(problems, "url", &c.url);
-                if let Some(m) = &c.method {
-                    if !["GET", "POST", "PUT", "DELETE"].contains(&m.to_ascii_uppercase().as_str()) {
-                        problems.add(format!("{cfg}.method"), format!("method {m:?} must be GET, POST, PUT or DELETE"));
-                    }
+                if let Some(m) = &c.method
+                    && !["GET", "POST", "PUT", "DELETE"].contains(&m.to_ascii_uppercase().as_str())
+                {
+                    problems.add(
+                        format!("{cfg}.method"),
+                        format!("method {m:?} must be GET, POST, PUT or DELETE"),
+                    );
                 }
                 for (name, value) in c.headers.iter().flatten() {
                     if !valid_header_name(name) {
-                        problems.add(format!("{cfg}.headers"), format!("{name:?} is not a valid header name"));
+                        problems.add(
+                            format!("{cfg}.headers"),
+                            format!("{name:?} is not a valid header name"),
+                        );
                     }
                     if value.contains(['\r', '\n']) {
-                        problems.add(format!("{cfg}.headers.{name}"), "header values must be one line");
+                        problems.add(
+                            format!("{cfg}.headers.{name}"),
+                            "header values must be one line",
+                        );
                     }
                 }
                 match (&c.message, c.payload_mode()) {
-                    (None, PayloadMode::Template) => {
-                        problems.add(format!("{cfg}.message"), "message is required in template payload mode")
-                    }
+                    (None, PayloadMode::Template) => problems.add(
+                        format!("{cfg}.message"),
+                        "message is required in template payload mode",
+                    ),
                     (Some(m), _) => check_message(problems, m, None),
                     (None, PayloadMode::Raw) => {}
                 }
             }
             TriggerConfig::Script(c) => {
                 if c.timeout_ms == 0 {
-                    problems.add(format!("{cfg}.timeout_ms"), "timeout_ms must be greater than 0");
+                    problems.add(
+                        format!("{cfg}.timeout_ms"),
+                        "timeout_ms must be greater than 0",
+                    );
                 }
-                if let Some(dir) = config_dir {
-                    if resolve_script(dir, &c.script_path).is_none() {
-                        problems.add(
-                            format!("{cfg}.script_path"),
-                            format!("script file {:?} does not exist", c.script_path),
-                        );
-                    }
+                if let Some(dir) = config_dir
+                    && resolve_script(dir, &c.script_path).is_none()
+                {
+                    problems.add(
+                        format!("{cfg}.script_path"),
+                        format!("script file {:?} does not exist", c.script_path),
+                    );
                 }
             }
         }
@@ -411,7 +451,9 @@ mod tests {
     fn a_config_of_another_types_shape_is_rejected() {
         let json = r#"{"name": "x", "trigger_type": "slack",
             "config": {"discord_url": {"type": "plain", "value": "https://d"}, "message": {"title": "t", "body": "b"}}}"#;
-        let err = serde_json::from_str::<Trigger>(json).unwrap_err().to_string();
+        let err = serde_json::from_str::<Trigger>(json)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("slack trigger config"), "{err}");
         assert!(err.contains("unknown field `discord_url`"), "{err}");
     }
@@ -426,11 +468,25 @@ mod tests {
 
     #[test]
     fn telegram_tokens_and_emails() {
-        assert!(valid_telegram_token("1234567890:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi"));
-        assert!(!valid_telegram_token("1234567890:ABCDEFGHIJKLMNOPQRSTUVWXYZ"));
-        assert!(!valid_telegram_token("abc:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi"));
+        assert!(valid_telegram_token(
+            "1234567890:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi"
+        ));
+        assert!(!valid_telegram_token(
+            "1234567890:ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+        ));
+        assert!(!valid_telegram_token(
+            "abc:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi"
+        ));
         assert!(valid_email("a@b.co"));
-        for bad in ["a", "@b.co", "a@b", "a@.b", "a b@c.d", "a@b@c.d", "a@b.co\r\nBcc: x@y.z"] {
+        for bad in [
+            "a",
+            "@b.co",
+            "a@b",
+            "a@.b",
+            "a b@c.d",
+            "a@b@c.d",
+            "a@b.co\r\nBcc: x@y.z",
+        ] {
             assert!(!valid_email(bad), "{bad:?}");
         }
     }

@@ -91,7 +91,10 @@ pub fn to_value(value: &DynSolValue, components: &[AbiParam]) -> Value {
                     let component = components.get(i);
                     Field {
                         name: component.map(|c| c.name.clone()).filter(|n| !n.is_empty()),
-                        value: to_value(v, component.map(|c| c.components.as_slice()).unwrap_or(&[])),
+                        value: to_value(
+                            v,
+                            component.map(|c| c.components.as_slice()).unwrap_or(&[]),
+                        ),
                     }
                 })
                 .collect(),
@@ -151,7 +154,11 @@ impl EventItem {
         let (mut indexed, mut body) = (decoded.indexed.into_iter(), decoded.body.into_iter());
         let mut params = Vec::with_capacity(self.event.inputs.len());
         for (i, input) in self.event.inputs.iter().enumerate() {
-            let value = if input.indexed { indexed.next() } else { body.next() };
+            let value = if input.indexed {
+                indexed.next()
+            } else {
+                body.next()
+            };
             let value = value.ok_or_else(|| DecodeError::Abi("missing parameter".to_owned()))?;
             params.push(Param {
                 name: self.names[i].clone(),
@@ -236,7 +243,10 @@ mod tests {
             normalize_evm_signature("Transfer(address, address, uint)"),
             "transfer(address,address,uint256)"
         );
-        assert_eq!(normalize_evm_signature("f(int,uint8[],tuple(int,bytes32))"), "f(int256,uint8[],(int256,bytes32))");
+        assert_eq!(
+            normalize_evm_signature("f(int,uint8[],tuple(int,bytes32))"),
+            "f(int256,uint8[],(int256,bytes32))"
+        );
         assert_eq!(normalize_evm_signature("mint(uint24)"), "mint(uint24)");
     }
 
@@ -255,21 +265,24 @@ mod tests {
     #[test]
     fn decodes_odd_widths_bytes_n_nested_arrays_and_tuples() {
         let event: Event = serde_json::from_value(serde_json::json!({
-            "type": "event", "name": "E", "anonymous": false, "inputs": [
-                {"name": "a", "type": "uint24", "indexed": true},
-                {"name": "b", "type": "int24", "indexed": false},
-                {"name": "c", "type": "bytes3", "indexed": false},
-                {"name": "d", "type": "uint16[2][]", "indexed": false},
-                {"name": "e", "type": "tuple[]", "indexed": false, "components": [
-                    {"name": "who", "type": "address"}, {"name": "amt", "type": "uint160"}]},
-                {"name": "s", "type": "string", "indexed": true}
-            ]}))
+        "type": "event", "name": "E", "anonymous": false, "inputs": [
+            {"name": "a", "type": "uint24", "indexed": true},
+            {"name": "b", "type": "int24", "indexed": false},
+            {"name": "c", "type": "bytes3", "indexed": false},
+            {"name": "d", "type": "uint16[2][]", "indexed": false},
+            {"name": "e", "type": "tuple[]", "indexed": false, "components": [
+                {"name": "who", "type": "address"}, {"name": "amt", "type": "uint160"}]},
+            {"name": "s", "type": "string", "indexed": true}
+        ]}))
         .unwrap();
-        let item = EventItem::new(event.clone());
-        assert_eq!(item.signature, "E(uint24,int24,bytes3,uint16[2][],(address,uint160)[],string)");
+        let item = EventItem::new(event);
+        assert_eq!(
+            item.signature,
+            "E(uint24,int24,bytes3,uint16[2][],(address,uint160)[],string)"
+        );
         let body = DynSolValue::Tuple(vec![
             DynSolValue::Int(alloy_primitives::I256::try_from(-5).unwrap(), 24),
-            DynSolValue::FixedBytes(B256::left_padding_from(&[0; 0]).into(), 3),
+            DynSolValue::FixedBytes(B256::left_padding_from(&[0; 0]), 3),
             DynSolValue::Array(vec![DynSolValue::FixedArray(vec![
                 DynSolValue::Uint(U256::from(1), 16),
                 DynSolValue::Uint(U256::from(2), 16),
@@ -280,11 +293,22 @@ mod tests {
             ])]),
         ]);
         let data = body.abi_encode_params();
-        let topics = vec![item.topic0, B256::from(U256::from(70_000)), B256::repeat_byte(0x11)];
+        let topics = vec![
+            item.topic0,
+            B256::from(U256::from(70_000)),
+            B256::repeat_byte(0x11),
+        ];
         let params = item.decode(&log(topics, data)).unwrap();
         let rendered: Vec<(&str, &str, String, bool)> = params
             .iter()
-            .map(|p| (p.name.as_str(), p.kind.as_str(), p.value.render(), p.indexed))
+            .map(|p| {
+                (
+                    p.name.as_str(),
+                    p.kind.as_str(),
+                    p.value.render(),
+                    p.indexed,
+                )
+            })
             .collect();
         assert_eq!(
             rendered,
@@ -293,7 +317,12 @@ mod tests {
                 ("b", "int24", "-5".to_owned(), false),
                 ("c", "bytes3", "0x000000".to_owned(), false),
                 ("d", "uint16[2][]", "[[1,2]]".to_owned(), false),
-                ("e", "(address,uint160)[]", format!("[\"(0x{},7)\"]", "ab".repeat(20)), false),
+                (
+                    "e",
+                    "(address,uint160)[]",
+                    format!("[\"(0x{},7)\"]", "ab".repeat(20)),
+                    false
+                ),
                 // Indexed dynamic values are only their keccak hash on chain.
                 ("s", "string", format!("0x{}", "11".repeat(32)), true),
             ]
@@ -310,14 +339,29 @@ mod tests {
 
     #[test]
     fn bad_logs_and_calldata_are_errors_not_panics() {
-        let item = EventItem::new(Event::parse("event Transfer(address indexed from, address indexed to, uint256 value)").unwrap());
-        assert_eq!(item.decode(&log(vec![], vec![])), Err(DecodeError::NoTopics));
-        assert!(matches!(item.decode(&log(vec![B256::ZERO], vec![])), Err(DecodeError::WrongTopic { .. })));
-        assert!(matches!(item.decode(&log(vec![item.topic0], vec![1, 2, 3])), Err(DecodeError::Abi(_))));
+        let item = EventItem::new(
+            Event::parse("event Transfer(address indexed from, address indexed to, uint256 value)")
+                .unwrap(),
+        );
+        assert_eq!(
+            item.decode(&log(vec![], vec![])),
+            Err(DecodeError::NoTopics)
+        );
+        assert!(matches!(
+            item.decode(&log(vec![B256::ZERO], vec![])),
+            Err(DecodeError::WrongTopic { .. })
+        ));
+        assert!(matches!(
+            item.decode(&log(vec![item.topic0], vec![1, 2, 3])),
+            Err(DecodeError::Abi(_))
+        ));
         let f = FunctionItem::parse("transfer(address,uint256)").unwrap();
         assert_eq!(f.hex_signature(), "a9059cbb");
         assert_eq!(f.names, ["0", "1"]);
         assert_eq!(f.decode(&[0xa9]), Err(DecodeError::ShortInput));
-        assert!(matches!(f.decode(&[0xa9, 0x05, 0x9c, 0xbb, 1]), Err(DecodeError::Abi(_))));
+        assert!(matches!(
+            f.decode(&[0xa9, 0x05, 0x9c, 0xbb, 1]),
+            Err(DecodeError::Abi(_))
+        ));
     }
 }

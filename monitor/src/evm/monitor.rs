@@ -7,7 +7,7 @@ use std::sync::Arc;
 use alloy_json_abi::JsonAbi;
 use alloy_primitives::{Address, B256};
 
-use super::abi::{normalize_evm_signature, parse_abi, EventItem, FunctionItem};
+use super::abi::{EventItem, FunctionItem, normalize_evm_signature, parse_abi};
 use super::types::{EvmBlockData, EvmReceipt, EvmTransaction, TxStatus};
 use crate::config::{Monitor, Problem, Problems, TransactionStatus};
 use crate::filter::Compiled;
@@ -34,7 +34,9 @@ pub const TX_FIELDS: [&str; 12] = [
 
 /// The values of [`TX_FIELDS`] for one transaction (absent ones are `Void`).
 pub fn transaction_fields(tx: &EvmTransaction, receipt: Option<&EvmReceipt>) -> Vec<Value> {
-    let num = |v: Option<alloy_primitives::U256>| v.map_or(Value::Void, |n| Value::Num(Num::from_u256(n)));
+    let num = |v: Option<alloy_primitives::U256>| {
+        v.map_or(Value::Void, |n| Value::Num(Num::from_u256(n)))
+    };
     vec![
         Value::Num(Num::from_u256(tx.value)),
         Value::Address(format!("{:#x}", tx.from)),
@@ -47,8 +49,9 @@ pub fn transaction_fields(tx: &EvmTransaction, receipt: Option<&EvmReceipt>) -> 
         Value::Num(Num::from_u256(tx.nonce)),
         Value::Bytes(tx.input.to_vec()),
         num(receipt.and_then(|r| r.gas_used)),
-        tx.transaction_index
-            .map_or(Value::Void, |i| Value::Num(Num::from_u256(alloy_primitives::U256::from(i)))),
+        tx.transaction_index.map_or(Value::Void, |i| {
+            Value::Num(Num::from_u256(alloy_primitives::U256::from(i)))
+        }),
     ]
 }
 
@@ -97,7 +100,9 @@ pub fn parse_address(text: &str) -> Result<Address, String> {
         Some(h) if h.len() == 40 && h.bytes().all(|b| b.is_ascii_hexdigit()) => {
             t[2..].parse::<Address>().map_err(|e| e.to_string())
         }
-        _ => Err(format!("{text:?} is not an EVM address (0x followed by 40 hex digits)")),
+        _ => Err(format!(
+            "{text:?} is not an EVM address (0x followed by 40 hex digits)"
+        )),
     }
 }
 
@@ -115,12 +120,15 @@ pub(crate) fn compile_expression(
             for name in compiled.unknown_parameters() {
                 problems.add(path.clone(), format!("unknown parameter '{name}'"));
             }
-            if let Some(arity) = arity {
-                if let Ok(expr) = crate::filter::parse(source) {
-                    for p in positions(&expr) {
-                        if p >= arity {
-                            problems.add(path.clone(), format!("there is no parameter at position {p} (it has {arity})"));
-                        }
+            if let Some(arity) = arity
+                && let Ok(expr) = crate::filter::parse(source)
+            {
+                for p in positions(&expr) {
+                    if p >= arity {
+                        problems.add(
+                            path.clone(),
+                            format!("there is no parameter at position {p} (it has {arity})"),
+                        );
                     }
                 }
             }
@@ -191,7 +199,10 @@ impl EvmMonitor {
                 None if has_abi => {
                     problems.add(
                         format!("{path}.signature"),
-                        format!("function {} is not in the contract_spec of any address", c.signature),
+                        format!(
+                            "function {} is not in the contract_spec of any address",
+                            c.signature
+                        ),
                     );
                     continue;
                 }
@@ -211,15 +222,25 @@ impl EvmMonitor {
                 &|n| names.iter().position(|x| x == n),
                 Some(names.len()),
             );
-            functions.push(FunctionRule { index: i, item, expression });
+            functions.push(FunctionRule {
+                index: i,
+                item,
+                expression,
+            });
         }
 
         let mut events = Vec::new();
         for (i, c) in monitor.match_conditions.events.iter().enumerate() {
             let path = format!("$.match_conditions.events[{i}]");
-            let Some(item) = events_by_sig.get(&normalize_evm_signature(&c.signature)).cloned() else {
+            let Some(item) = events_by_sig
+                .get(&normalize_evm_signature(&c.signature))
+                .cloned()
+            else {
                 let why = if has_abi {
-                    format!("event {} is not in the contract_spec of any address", c.signature)
+                    format!(
+                        "event {} is not in the contract_spec of any address",
+                        c.signature
+                    )
                 } else {
                     format!(
                         "event {} needs a contract_spec (which parameters are indexed is not in the signature)",
@@ -230,7 +251,10 @@ impl EvmMonitor {
                 continue;
             };
             if item.event.anonymous {
-                problems.add(format!("{path}.signature"), "anonymous events have no topic0 to match on");
+                problems.add(
+                    format!("{path}.signature"),
+                    "anonymous events have no topic0 to match on",
+                );
                 continue;
             }
             let names = item.names.clone();
@@ -241,7 +265,11 @@ impl EvmMonitor {
                 &|n| names.iter().position(|x| x == n),
                 Some(names.len()),
             );
-            events.push(EventRule { index: i, item, expression });
+            events.push(EventRule {
+                index: i,
+                item,
+                expression,
+            });
         }
 
         let mut transactions = Vec::new();
@@ -294,8 +322,11 @@ impl EvmMonitor {
 
     /// Evaluates every transaction of `block`; returns the matches in transaction order.
     pub fn evaluate(&self, block: &EvmBlockData, network_slug: &str) -> Vec<MonitorMatch> {
-        let receipts: HashMap<B256, &EvmReceipt> =
-            block.receipts.iter().map(|r| (r.transaction_hash, r)).collect();
+        let receipts: HashMap<B256, &EvmReceipt> = block
+            .receipts
+            .iter()
+            .map(|r| (r.transaction_hash, r))
+            .collect();
         block
             .block
             .transactions
@@ -332,7 +363,11 @@ impl EvmMonitor {
             }
             let holds = match &rule.expression {
                 None => true,
-                Some(e) => e.matches(fields.get_or_insert_with(|| transaction_fields(tx, receipt)).as_slice()),
+                Some(e) => e.matches(
+                    fields
+                        .get_or_insert_with(|| transaction_fields(tx, receipt))
+                        .as_slice(),
+                ),
             };
             if holds {
                 matched_on
@@ -345,8 +380,13 @@ impl EvmMonitor {
         if tx.to.is_some_and(|to| self.watches(&to)) && tx.input.len() >= 4 {
             let selector = &tx.input[..4];
             let mut cache = None;
-            for rule in self.functions.iter().filter(|r| r.item.selector == selector) {
-                let Some(params) = decoded(&mut cache, &rule.item, |item| item.decode(&tx.input)) else {
+            for rule in self
+                .functions
+                .iter()
+                .filter(|r| r.item.selector == selector)
+            {
+                let Some(params) = decoded(&mut cache, &rule.item, |item| item.decode(&tx.input))
+                else {
                     continue;
                 };
                 if holds_on(&rule.expression, params) {
@@ -363,8 +403,14 @@ impl EvmMonitor {
         }
 
         let mut event_args = Vec::new();
-        for log in receipt.iter().flat_map(|r| &r.logs).filter(|l| self.watches(&l.address)) {
-            let Some(topic0) = log.topics.first() else { continue };
+        for log in receipt
+            .iter()
+            .flat_map(|r| &r.logs)
+            .filter(|l| self.watches(&l.address))
+        {
+            let Some(topic0) = log.topics.first() else {
+                continue;
+            };
             let mut cache = None;
             for rule in self.events.iter().filter(|r| r.item.topic0 == *topic0) {
                 let Some(params) = decoded(&mut cache, &rule.item, |item| item.decode(log)) else {
@@ -415,7 +461,9 @@ pub(crate) fn decoded<'c, I>(
     item: &Arc<I>,
     decode: impl FnOnce(&I) -> Result<Vec<Param>, super::abi::DecodeError>,
 ) -> Option<&'c [Param]> {
-    let fresh = !cache.as_ref().is_some_and(|(cached, _)| Arc::ptr_eq(cached, item));
+    let fresh = !cache
+        .as_ref()
+        .is_some_and(|(cached, _)| Arc::ptr_eq(cached, item));
     if fresh {
         *cache = decode(item).ok().map(|p| (item.clone(), p));
     }

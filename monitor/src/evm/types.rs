@@ -3,7 +3,7 @@
 //! malformed response is a clear error at the edge), everything else is kept verbatim
 //! so matches carry the transaction exactly as the node gave it.
 
-use alloy_primitives::{Address, Bytes, B256, U256, U64};
+use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use serde::{Deserialize, Serialize};
 
 pub type Extra = serde_json::Map<String, serde_json::Value>;
@@ -114,9 +114,10 @@ mod tests {
 
     #[test]
     fn malformed_fields_are_clear_errors() {
-        let err = serde_json::from_str::<EvmLog>(r#"{"address": "0x12", "topics": [], "data": "0x"}"#)
-            .unwrap_err()
-            .to_string();
+        let err =
+            serde_json::from_str::<EvmLog>(r#"{"address": "0x12", "topics": [], "data": "0x"}"#)
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("invalid"), "{err}");
         let err = serde_json::from_str::<EvmReceipt>(r#"{"transactionHash": null, "logs": []}"#)
             .unwrap_err()

@@ -124,10 +124,10 @@ impl Node {
                 items.iter().for_each(|n| n.unknown_parameters(out))
             }
             Node::Cond(c) => {
-                if let Slot::Unknown(name) = &c.slot {
-                    if !out.contains(name) {
-                        out.push(name.clone());
-                    }
+                if let Slot::Unknown(name) = &c.slot
+                    && !out.contains(name)
+                {
+                    out.push(name.clone());
                 }
             }
         }
@@ -163,10 +163,12 @@ fn access<'v>(value: &'v Value, accessor: &Accessor) -> Result<&'v Value, EvalEr
     match value {
         Value::Array(items) => position.and_then(|i| items.get(i)).ok_or_else(missing),
         Value::Tuple(fields) => {
-            if let Accessor::Member(name) = accessor {
-                if let Some(f) = fields.iter().find(|f| f.name.as_deref() == Some(name.as_str())) {
-                    return Ok(&f.value);
-                }
+            if let Accessor::Member(name) = accessor
+                && let Some(f) = fields
+                    .iter()
+                    .find(|f| f.name.as_deref() == Some(name.as_str()))
+            {
+                return Ok(&f.value);
             }
             position
                 .and_then(|i| fields.get(i))
@@ -181,7 +183,11 @@ fn access<'v>(value: &'v Value, accessor: &Accessor) -> Result<&'v Value, EvalEr
             entries
                 .iter()
                 .find(|(k, _)| k.render() == key)
-                .or_else(|| entries.iter().find(|(k, _)| k.render().eq_ignore_ascii_case(&key)))
+                .or_else(|| {
+                    entries
+                        .iter()
+                        .find(|(k, _)| k.render().eq_ignore_ascii_case(&key))
+                })
                 .map(|(_, v)| v)
                 .ok_or_else(missing)
         }
@@ -342,20 +348,24 @@ fn equals_json(value: &Value, json: &serde_json::Value) -> bool {
         }
         (Value::Map(entries), J::Object(obj)) => {
             entries.len() == obj.len()
-                && entries.iter().all(|(k, v)| {
-                    obj.get(&k.render()).is_some_and(|j| equals_json(v, j))
-                })
+                && entries
+                    .iter()
+                    .all(|(k, v)| obj.get(&k.render()).is_some_and(|j| equals_json(v, j)))
         }
         (Value::Map(entries), J::Array(pairs)) => {
             entries.len() == pairs.len()
                 && entries.iter().zip(pairs).all(|((k, v), p)| match p {
-                    J::Array(kv) if kv.len() == 2 => equals_json(k, &kv[0]) && equals_json(v, &kv[1]),
+                    J::Array(kv) if kv.len() == 2 => {
+                        equals_json(k, &kv[0]) && equals_json(v, &kv[1])
+                    }
                     _ => false,
                 })
         }
         (Value::Array(_) | Value::Tuple(_) | Value::Map(_), _) => false,
         (scalar, j) => match scalar_text(j) {
-            Some(text) => compare(scalar, Op::Eq, &Lit::new(&Literal::Quoted(text))).unwrap_or(false),
+            Some(text) => {
+                compare(scalar, Op::Eq, &Lit::new(&Literal::Quoted(text))).unwrap_or(false)
+            }
             None => false,
         },
     }

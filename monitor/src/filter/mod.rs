@@ -24,7 +24,7 @@ pub mod parser;
 
 pub use ast::{Expr, Op};
 pub use eval::EvalError;
-pub use parser::{parse, ParseError};
+pub use parser::{ParseError, parse};
 
 use crate::value::{Param, Value};
 

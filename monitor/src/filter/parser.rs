@@ -358,18 +358,16 @@ impl Parser {
                         found: "the end of the expression".to_owned(),
                     });
                 }
-                Some('\\') => {
-                    match self.chars.get(self.pos + 1) {
-                        Some(c @ ('\'' | '"' | '\\')) => {
-                            text.push(*c);
-                            self.pos += 2;
-                        }
-                        _ => {
-                            text.push('\\');
-                            self.pos += 1;
-                        }
+                Some('\\') => match self.chars.get(self.pos + 1) {
+                    Some(c @ ('\'' | '"' | '\\')) => {
+                        text.push(*c);
+                        self.pos += 2;
                     }
-                }
+                    _ => {
+                        text.push('\\');
+                        self.pos += 1;
+                    }
+                },
                 Some(c) if c == quote => {
                     self.pos += 1;
                     return Ok(Literal::Quoted(text));

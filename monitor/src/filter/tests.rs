@@ -1,6 +1,8 @@
 //! Table tests of the grammar and of each kind's operators, and a property test that
 //! parsing and evaluating never panic.
 
+#![allow(clippy::cloned_ref_to_slice_refs)] // the tables read better with owned values
+
 use alloy_primitives::U256;
 use proptest::prelude::*;
 
@@ -101,7 +103,10 @@ fn literals_are_classified_and_unescaped() {
     let lit = |s: &str| cond(&parse(s).unwrap()).value.clone();
     assert_eq!(lit("a == 'it\\'s'"), Literal::Quoted("it's".into()));
     assert_eq!(lit("a == \"q\\\"\\\\\""), Literal::Quoted("q\"\\".into()));
-    assert_eq!(lit("a == 'back\\nslash'"), Literal::Quoted("back\\nslash".into()));
+    assert_eq!(
+        lit("a == 'back\\nslash'"),
+        Literal::Quoted("back\\nslash".into())
+    );
     assert_eq!(lit("a == TRUE"), Literal::Bool(true));
     assert_eq!(lit("a == false"), Literal::Bool(false));
     assert_eq!(lit("a == 0xAb"), Literal::Hex("0xAb".into()));
@@ -146,11 +151,19 @@ fn numbers_compare_exactly_against_decimal_and_hex() {
         ("v < -3", &num(-4), true),
         ("v <= -4", &num(-4), true),
         ("v > -5", &num(-4), true),
-        ("v == 115792089237316195423570985008687907853269984665640564039457584007913129639935", &big, true),
+        (
+            "v == 115792089237316195423570985008687907853269984665640564039457584007913129639935",
+            &big,
+            true,
+        ),
         ("v > 1", &big, true),
     ];
     for (source, value, expected) in cases {
-        assert_eq!(eval(source, &["v"], &[(*value).clone()]), Ok(*expected), "{source}");
+        assert_eq!(
+            eval(source, &["v"], &[(*value).clone()]),
+            Ok(*expected),
+            "{source}"
+        );
     }
     for source in ["v contains 1", "v == abc", "v > 'x'", "v == true"] {
         assert!(eval(source, &["v"], &[num(1)]).is_err(), "{source}");
@@ -160,9 +173,30 @@ fn numbers_compare_exactly_against_decimal_and_hex() {
 #[test]
 fn addresses_compare_case_insensitively_with_equality_only() {
     let a = Value::Address("0xf423d9c1ffeb6386639d024f3b241dab2331b635".into());
-    assert_eq!(eval("a == 0xF423D9C1FFEB6386639D024F3B241DAB2331B635", &["a"], &[a.clone()]), Ok(true));
-    assert_eq!(eval("a == '0xf423d9c1ffeb6386639d024f3b241dab2331b635'", &["a"], &[a.clone()]), Ok(true));
-    assert_eq!(eval("a != 0x0000000000000000000000000000000000000000", &["a"], &[a.clone()]), Ok(true));
+    assert_eq!(
+        eval(
+            "a == 0xF423D9C1FFEB6386639D024F3B241DAB2331B635",
+            &["a"],
+            &[a.clone()]
+        ),
+        Ok(true)
+    );
+    assert_eq!(
+        eval(
+            "a == '0xf423d9c1ffeb6386639d024f3b241dab2331b635'",
+            &["a"],
+            &[a.clone()]
+        ),
+        Ok(true)
+    );
+    assert_eq!(
+        eval(
+            "a != 0x0000000000000000000000000000000000000000",
+            &["a"],
+            &[a.clone()]
+        ),
+        Ok(true)
+    );
     assert!(eval("a contains f4", &["a"], &[a.clone()]).is_err());
     assert!(eval("a > 1", &["a"], &[a]).is_err());
 }
@@ -182,7 +216,10 @@ fn text_and_bytes_support_string_operators_case_insensitively() {
     }
     assert!(eval("s > 1", &["s"], &[s]).is_err());
     // Text that holds a number orders numerically (Stellar maps of strings).
-    assert_eq!(eval("s >= 1234", &["s"], &[Value::Str("1234".into())]), Ok(true));
+    assert_eq!(
+        eval("s >= 1234", &["s"], &[Value::Str("1234".into())]),
+        Ok(true)
+    );
     let b = Value::Bytes(vec![0xde, 0xad, 0xbe, 0xef]);
     for (source, expected) in [
         ("b == 0xDEADBEEF", true),
@@ -221,14 +258,27 @@ fn containers_support_equality_contains_and_access() {
         ("a.0 == 1", true),
         ("a[2][0] == 7", true),
     ] {
-        assert_eq!(eval(source, &["a"], &[arr.clone()]), Ok(expected), "{source}");
+        assert_eq!(
+            eval(source, &["a"], &[arr.clone()]),
+            Ok(expected),
+            "{source}"
+        );
     }
-    assert!(matches!(eval("a[9] == 1", &["a"], &[arr.clone()]), Err(EvalError::NoSuchField(_))));
+    assert!(matches!(
+        eval("a[9] == 1", &["a"], &[arr.clone()]),
+        Err(EvalError::NoSuchField(_))
+    ));
     assert!(eval("a > 1", &["a"], &[arr]).is_err());
 
     let tuple = Value::Tuple(vec![
-        Field { name: Some("owner".into()), value: Value::Address("0xabc".into()) },
-        Field { name: Some("amount".into()), value: num(5) },
+        Field {
+            name: Some("owner".into()),
+            value: Value::Address("0xabc".into()),
+        },
+        Field {
+            name: Some("amount".into()),
+            value: num(5),
+        },
     ]);
     for (source, expected) in [
         ("t.owner == 0xABC", true),
@@ -241,22 +291,39 @@ fn containers_support_equality_contains_and_access() {
         ("t contains 5", true),
         ("t contains 6", false),
     ] {
-        assert_eq!(eval(source, &["t"], &[tuple.clone()]), Ok(expected), "{source}");
+        assert_eq!(
+            eval(source, &["t"], &[tuple.clone()]),
+            Ok(expected),
+            "{source}"
+        );
     }
 
     let map = Value::Map(vec![
         (Value::Str("myKey1".into()), Value::Str("1234".into())),
-        (Value::Str("myKey2".into()), Value::Str("Hello, world!".into())),
+        (
+            Value::Str("myKey2".into()),
+            Value::Str("Hello, world!".into()),
+        ),
     ]);
     for (source, expected) in [
-        ("data.myKey1 >= 1234 AND data.myKey2 == 'Hello, world!'", true),
+        (
+            "data.myKey1 >= 1234 AND data.myKey2 == 'Hello, world!'",
+            true,
+        ),
         ("data.mykey2 == 'hello, WORLD!'", true),
         ("data contains myKey2", true),
         ("data contains 'hello, world!'", true),
         ("data contains nope", false),
-        ("data == '{\"myKey1\": \"1234\", \"myKey2\": \"Hello, world!\"}'", true),
+        (
+            "data == '{\"myKey1\": \"1234\", \"myKey2\": \"Hello, world!\"}'",
+            true,
+        ),
     ] {
-        assert_eq!(eval(source, &["data"], &[map.clone()]), Ok(expected), "{source}");
+        assert_eq!(
+            eval(source, &["data"], &[map.clone()]),
+            Ok(expected),
+            "{source}"
+        );
     }
 }
 
@@ -270,7 +337,10 @@ fn errors_make_one_or_side_false_and_otherwise_no_match() {
         eval("missing == 1 AND v == 5", &["v"], &v),
         Err(EvalError::UnknownParameter(_))
     ));
-    assert_eq!(eval("(missing == 1 AND v == 5) OR v == 5", &["v"], &v), Ok(true));
+    assert_eq!(
+        eval("(missing == 1 AND v == 5) OR v == 5", &["v"], &v),
+        Ok(true)
+    );
     // Positions beyond the values are unknown parameters, not panics.
     assert!(eval("7 == 1", &[], &v).is_err());
     let compiled = Compiled::new("missing == 1 AND v == 5", &|n| (n == "v").then_some(0)).unwrap();
@@ -281,7 +351,14 @@ fn errors_make_one_or_side_false_and_otherwise_no_match() {
 #[test]
 fn positions_and_names_address_the_same_parameter() {
     let values = [Value::Str("from".into()), num(2240)];
-    assert_eq!(eval("1 >= 2240 AND amount >= 2240", &["sender", "amount"], &values), Ok(true));
+    assert_eq!(
+        eval(
+            "1 >= 2240 AND amount >= 2240",
+            &["sender", "amount"],
+            &values
+        ),
+        Ok(true)
+    );
     assert_eq!(eval("0 == FROM", &["sender", "amount"], &values), Ok(true));
 }
 
@@ -299,7 +376,12 @@ fn arb_value() -> impl Strategy<Value = Value> {
             proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
             proptest::collection::vec((inner.clone(), inner.clone()), 0..3).prop_map(Value::Map),
             proptest::collection::vec(inner, 0..3).prop_map(|vs| Value::Tuple(
-                vs.into_iter().map(|value| Field { name: Some("f".into()), value }).collect()
+                vs.into_iter()
+                    .map(|value| Field {
+                        name: Some("f".into()),
+                        value
+                    })
+                    .collect()
             )),
         ]
     })

@@ -58,7 +58,10 @@ pub fn scval(v: &ScVal) -> (Value, String) {
         ScVal::I64(n) => (Value::Num(Num::from_i128((*n).into())), "I64".into()),
         ScVal::Timepoint(t) => (Value::Num(Num::from_u128(t.0.into())), "Timepoint".into()),
         ScVal::Duration(d) => (Value::Num(Num::from_u128(d.0.into())), "Duration".into()),
-        ScVal::U128(p) => (Value::Num(Num::from_u128(u128_of(p.hi, p.lo))), "U128".into()),
+        ScVal::U128(p) => (
+            Value::Num(Num::from_u128(u128_of(p.hi, p.lo))),
+            "U128".into(),
+        ),
         ScVal::I128(p) => {
             let n = u128_of(p.hi as u64, p.lo) as i128;
             (Value::Num(Num::from_i128(n)), "I128".into())
@@ -69,7 +72,10 @@ pub fn scval(v: &ScVal) -> (Value, String) {
         ),
         ScVal::I256(p) => {
             let raw = words(p.hi_hi as u64, p.hi_lo, p.lo_hi, p.lo_lo);
-            (Value::Num(Num::from_i256(I256::from_raw(raw))), "I256".into())
+            (
+                Value::Num(Num::from_i256(I256::from_raw(raw))),
+                "I256".into(),
+            )
         }
         ScVal::Bytes(b) => (Value::Bytes(b.0.to_vec()), "Bytes".into()),
         ScVal::String(s) => (Value::Str(s.0.to_utf8_string_lossy()), "String".into()),
@@ -79,7 +85,10 @@ pub fn scval(v: &ScVal) -> (Value, String) {
             let converted: Vec<(Value, String)> =
                 items.iter().flat_map(|v| v.0.iter()).map(scval).collect();
             let kind = container_kind("Vec", converted.iter().map(|(_, k)| k.as_str()));
-            (Value::Array(converted.into_iter().map(|(v, _)| v).collect()), kind)
+            (
+                Value::Array(converted.into_iter().map(|(v, _)| v).collect()),
+                kind,
+            )
         }
         ScVal::Map(entries) => {
             let converted: Vec<((Value, String), (Value, String))> = entries
@@ -92,17 +101,32 @@ pub fn scval(v: &ScVal) -> (Value, String) {
             let kind = if converted.is_empty() {
                 "Map".to_owned()
             } else {
-                format!("Map<{},{}>", keys.trim_matches(['<', '>']), vals.trim_matches(['<', '>']))
+                format!(
+                    "Map<{},{}>",
+                    keys.trim_matches(['<', '>']),
+                    vals.trim_matches(['<', '>'])
+                )
             };
             (
-                Value::Map(converted.into_iter().map(|((k, _), (v, _))| (k, v)).collect()),
+                Value::Map(
+                    converted
+                        .into_iter()
+                        .map(|((k, _), (v, _))| (k, v))
+                        .collect(),
+                ),
                 kind,
             )
         }
-        ScVal::ContractInstance(_) => (Value::Str("ContractInstance".into()), "ContractInstance".into()),
+        ScVal::ContractInstance(_) => (
+            Value::Str("ContractInstance".into()),
+            "ContractInstance".into(),
+        ),
         ScVal::LedgerKeyContractInstance => (Value::Void, "LedgerKeyContractInstance".into()),
         ScVal::ExecutableTag(t) => (Value::Str(format!("{t:?}")), "ExecutableTag".into()),
-        ScVal::LedgerKeyNonce(n) => (Value::Num(Num::from_i128(n.nonce.into())), "LedgerKeyNonce".into()),
+        ScVal::LedgerKeyNonce(n) => (
+            Value::Num(Num::from_i128(n.nonce.into())),
+            "LedgerKeyNonce".into(),
+        ),
     }
 }
 
@@ -148,10 +172,14 @@ pub struct DecodedEnvelope {
 
 fn account(m: &MuxedAccount) -> String {
     match m {
-        MuxedAccount::Ed25519(k) => stellar_strkey::ed25519::PublicKey(k.0).to_string().as_str().to_owned(),
-        MuxedAccount::MuxedEd25519(mx) => {
-            stellar_strkey::ed25519::PublicKey(mx.ed25519.0).to_string().as_str().to_owned()
-        }
+        MuxedAccount::Ed25519(k) => stellar_strkey::ed25519::PublicKey(k.0)
+            .to_string()
+            .as_str()
+            .to_owned(),
+        MuxedAccount::MuxedEd25519(mx) => stellar_strkey::ed25519::PublicKey(mx.ed25519.0)
+            .to_string()
+            .as_str()
+            .to_owned(),
     }
 }
 
@@ -166,7 +194,9 @@ pub fn decode_envelope(envelope: &TransactionEnvelope) -> DecodedEnvelope {
         ),
         TransactionEnvelope::Tx(e) => (account(&e.tx.source_account), &e.tx.operations),
         TransactionEnvelope::TxFeeBump(e) => match &e.tx.inner_tx {
-            FeeBumpTransactionInnerTx::Tx(inner) => (account(&inner.tx.source_account), &inner.tx.operations),
+            FeeBumpTransactionInnerTx::Tx(inner) => {
+                (account(&inner.tx.source_account), &inner.tx.operations)
+            }
         },
     };
     let mut decoded = DecodedEnvelope {
@@ -246,7 +276,10 @@ pub fn decode_event(topics: &[String], data: &str) -> Result<DecodedEvent, XdrEr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stellar_xdr::{Int128Parts, Int256Parts, ScMap, ScMapEntry, ScSymbol, ScVec, StringM, UInt128Parts, WriteXdr};
+    use stellar_xdr::{
+        Int128Parts, Int256Parts, ScMap, ScMapEntry, ScSymbol, ScVec, StringM, UInt128Parts,
+        WriteXdr,
+    };
 
     fn sym(s: &str) -> ScVal {
         ScVal::Symbol(ScSymbol(StringM::try_from(s).unwrap()))
@@ -257,10 +290,26 @@ mod tests {
         let cases = [
             (ScVal::U32(7), "7", "U32"),
             (ScVal::I32(-7), "-7", "I32"),
-            (ScVal::I128(Int128Parts { hi: -1, lo: u64::MAX - 4 }), "-5", "I128"),
-            (ScVal::U128(UInt128Parts { hi: 1, lo: 0 }), "18446744073709551616", "U128"),
             (
-                ScVal::I256(Int256Parts { hi_hi: -1, hi_lo: u64::MAX, lo_hi: u64::MAX, lo_lo: u64::MAX }),
+                ScVal::I128(Int128Parts {
+                    hi: -1,
+                    lo: u64::MAX - 4,
+                }),
+                "-5",
+                "I128",
+            ),
+            (
+                ScVal::U128(UInt128Parts { hi: 1, lo: 0 }),
+                "18446744073709551616",
+                "U128",
+            ),
+            (
+                ScVal::I256(Int256Parts {
+                    hi_hi: -1,
+                    hi_lo: u64::MAX,
+                    lo_hi: u64::MAX,
+                    lo_lo: u64::MAX,
+                }),
                 "-1",
                 "I256",
             ),
@@ -274,12 +323,22 @@ mod tests {
     #[test]
     fn containers_get_element_kinds() {
         let map = ScVal::Map(Some(ScMap(
-            vec![ScMapEntry { key: sym("a"), val: ScVal::U32(1) }].try_into().unwrap(),
+            vec![ScMapEntry {
+                key: sym("a"),
+                val: ScVal::U32(1),
+            }]
+            .try_into()
+            .unwrap(),
         )));
         assert_eq!(scval(&map).1, "Map<Symbol,U32>");
-        let mixed = ScVal::Vec(Some(ScVec(vec![ScVal::U32(1), ScVal::Bool(true)].try_into().unwrap())));
+        let mixed = ScVal::Vec(Some(ScVec(
+            vec![ScVal::U32(1), ScVal::Bool(true)].try_into().unwrap(),
+        )));
         assert_eq!(scval(&mixed).1, "Vec");
-        assert_eq!(scval(&ScVal::Vec(Some(ScVec(vec![].try_into().unwrap())))).1, "Vec");
+        assert_eq!(
+            scval(&ScVal::Vec(Some(ScVec(vec![].try_into().unwrap())))).1,
+            "Vec"
+        );
     }
 
     #[test]

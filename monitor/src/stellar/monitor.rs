@@ -3,10 +3,12 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use super::decode::{decode_envelope, decode_event, envelope_from_base64, DecodedEnvelope};
+use super::decode::{DecodedEnvelope, decode_envelope, decode_event, envelope_from_base64};
 use super::spec::ContractSpec;
 use super::types::{StellarBlockData, StellarEvent, StellarTransaction};
-use crate::config::{normalize_signature, MatchConditions, Monitor, Problem, Problems, TransactionStatus};
+use crate::config::{
+    MatchConditions, Monitor, Problem, Problems, TransactionStatus, normalize_signature,
+};
 use crate::evm::monitor::compile_expression;
 use crate::filter::Compiled;
 use crate::matches::{MatchArguments, MatchParamsMap, MonitorMatch, StellarMatch};
@@ -25,7 +27,9 @@ pub fn parse_address(text: &str) -> Result<String, String> {
             | stellar_strkey::Strkey::Contract(_)
             | stellar_strkey::Strkey::MuxedAccountEd25519(_),
         ) => Ok(t.to_owned()),
-        _ => Err(format!("{text:?} is not a Stellar account or contract address")),
+        _ => Err(format!(
+            "{text:?} is not a Stellar account or contract address"
+        )),
     }
 }
 
@@ -84,7 +88,10 @@ impl StellarMonitor {
         for (i, c) in monitor.match_conditions.functions.iter().enumerate() {
             let path = format!("$.match_conditions.functions[{i}]");
             let name = function_name(&c.signature);
-            let inputs: Option<Vec<String>> = specs.values().find_map(|s| s.inputs(name)).map(<[String]>::to_vec);
+            let inputs: Option<Vec<String>> = specs
+                .values()
+                .find_map(|s| s.inputs(name))
+                .map(<[String]>::to_vec);
             if inputs.is_none() && !specs.is_empty() {
                 problems.add(
                     format!("{path}.signature"),
@@ -171,7 +178,10 @@ impl StellarMonitor {
             .transactions
             .iter()
             .filter_map(|tx| {
-                let events = events_by_tx.get(tx.tx_hash.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+                let events = events_by_tx
+                    .get(tx.tx_hash.as_str())
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]);
                 self.evaluate_transaction(block, tx, events, network_slug)
             })
             .collect()
@@ -187,15 +197,24 @@ impl StellarMonitor {
         let envelope = match envelope_from_base64(&tx.envelope_xdr) {
             Ok(e) => decode_envelope(&e),
             Err(_) => {
-                metrics::counter!("stellar_monitor_decode_errors_total", "chain" => "stellar").increment(1);
+                metrics::counter!("stellar_monitor_decode_errors_total", "chain" => "stellar")
+                    .increment(1);
                 return None;
             }
         };
         let involved = self.addresses.is_empty()
             || self.addresses.contains(&envelope.source)
-            || envelope.invocations.iter().any(|i| self.addresses.contains(&i.contract))
-            || envelope.payment.as_ref().is_some_and(|(to, _)| self.addresses.contains(to))
-            || events.iter().any(|e| self.addresses.contains(&e.contract_id));
+            || envelope
+                .invocations
+                .iter()
+                .any(|i| self.addresses.contains(&i.contract))
+            || envelope
+                .payment
+                .as_ref()
+                .is_some_and(|(to, _)| self.addresses.contains(to))
+            || events
+                .iter()
+                .any(|e| self.addresses.contains(&e.contract_id));
         if !involved {
             return None;
         }
@@ -208,7 +227,12 @@ impl StellarMonitor {
         let fields = transaction_fields(tx, &envelope);
         for rule in &self.transactions {
             let status_ok = rule.status == TransactionStatus::Any || Some(rule.status) == status;
-            if status_ok && rule.expression.as_ref().is_none_or(|e| e.matches(fields.as_slice())) {
+            if status_ok
+                && rule
+                    .expression
+                    .as_ref()
+                    .is_none_or(|e| e.matches(fields.as_slice()))
+            {
                 matched_on
                     .transactions
                     .push(self.config.match_conditions.transactions[rule.index].clone());
@@ -216,12 +240,18 @@ impl StellarMonitor {
         }
 
         let mut function_args = Vec::new();
-        for call in envelope.invocations.iter().filter(|c| self.watches(&c.contract)) {
+        for call in envelope
+            .invocations
+            .iter()
+            .filter(|c| self.watches(&c.contract))
+        {
             // The spec's types name the signature when the contract has one (what the
             // contract declares), else the kinds of the values passed.
             let spec = self.specs.get(&call.contract);
             let signature = match spec.and_then(|s| s.kinds(&call.function)) {
-                Some(kinds) if kinds.len() == call.args.len() => format!("{}({})", call.function, kinds.join(",")),
+                Some(kinds) if kinds.len() == call.args.len() => {
+                    format!("{}({})", call.function, kinds.join(","))
+                }
                 _ => call.signature(),
             };
             let normalized = normalize_signature(&signature);
@@ -231,14 +261,21 @@ impl StellarMonitor {
                 .iter()
                 .enumerate()
                 .map(|(i, (value, kind))| Param {
-                    name: names.and_then(|n| n.get(i)).cloned().unwrap_or_else(|| i.to_string()),
+                    name: names
+                        .and_then(|n| n.get(i))
+                        .cloned()
+                        .unwrap_or_else(|| i.to_string()),
                     kind: kind.clone(),
                     value: value.clone(),
                     indexed: false,
                 })
                 .collect();
             for rule in self.functions.iter().filter(|r| r.signature == normalized) {
-                if rule.expression.as_ref().is_none_or(|e| e.matches(params.as_slice())) {
+                if rule
+                    .expression
+                    .as_ref()
+                    .is_none_or(|e| e.matches(params.as_slice()))
+                {
                     let condition = &self.config.match_conditions.functions[rule.index];
                     if !matched_on.functions.contains(condition) {
                         matched_on.functions.push(condition.clone());
@@ -251,24 +288,37 @@ impl StellarMonitor {
         let mut event_args = Vec::new();
         for event in events.iter().filter(|e| self.watches(&e.contract_id)) {
             let Ok(decoded) = decode_event(&event.topic, &event.value) else {
-                metrics::counter!("stellar_monitor_decode_errors_total", "chain" => "stellar").increment(1);
+                metrics::counter!("stellar_monitor_decode_errors_total", "chain" => "stellar")
+                    .increment(1);
                 continue;
             };
             let signature = decoded.signature();
             let normalized = normalize_signature(&signature);
             for rule in self.events.iter().filter(|r| r.signature == normalized) {
-                if rule.expression.as_ref().is_none_or(|e| e.matches(decoded.params.as_slice())) {
+                if rule
+                    .expression
+                    .as_ref()
+                    .is_none_or(|e| e.matches(decoded.params.as_slice()))
+                {
                     let condition = &self.config.match_conditions.events[rule.index];
                     if !matched_on.events.contains(condition) {
                         matched_on.events.push(condition.clone());
                     }
-                    event_args.push(MatchParamsMap::new(signature.clone(), None, &decoded.params));
+                    event_args.push(MatchParamsMap::new(
+                        signature.clone(),
+                        None,
+                        &decoded.params,
+                    ));
                 }
             }
         }
 
         let call_or_event = !function_args.is_empty() || !event_args.is_empty();
-        if !rules::holds(self.shape(), call_or_event, !matched_on.transactions.is_empty()) {
+        if !rules::holds(
+            self.shape(),
+            call_or_event,
+            !matched_on.transactions.is_empty(),
+        ) {
             return None;
         }
         Some(MonitorMatch::Stellar(Box::new(StellarMatch {
@@ -298,7 +348,9 @@ pub fn transaction_fields(tx: &StellarTransaction, envelope: &DecodedEnvelope) -
     vec![
         Value::Str(tx.tx_hash.clone()),
         Value::Num(Num::from_u128(tx.ledger.into())),
-        Value::Num(Num::from_i128(envelope.payment.as_ref().map_or(0, |(_, a)| (*a).into()))),
+        Value::Num(Num::from_i128(
+            envelope.payment.as_ref().map_or(0, |(_, a)| (*a).into()),
+        )),
         Value::Str(envelope.source.clone()),
         Value::Str(to),
     ]

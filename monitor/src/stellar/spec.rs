@@ -19,9 +19,17 @@ pub struct ContractSpec {
 pub fn type_name(t: &ScSpecTypeDef) -> String {
     match t {
         ScSpecTypeDef::Option(o) => format!("Option<{}>", type_name(&o.value_type)),
-        ScSpecTypeDef::Result(r) => format!("Result<{},{}>", type_name(&r.ok_type), type_name(&r.error_type)),
+        ScSpecTypeDef::Result(r) => format!(
+            "Result<{},{}>",
+            type_name(&r.ok_type),
+            type_name(&r.error_type)
+        ),
         ScSpecTypeDef::Vec(v) => format!("Vec<{}>", type_name(&v.element_type)),
-        ScSpecTypeDef::Map(m) => format!("Map<{},{}>", type_name(&m.key_type), type_name(&m.value_type)),
+        ScSpecTypeDef::Map(m) => format!(
+            "Map<{},{}>",
+            type_name(&m.key_type),
+            type_name(&m.value_type)
+        ),
         ScSpecTypeDef::Tuple(t) => {
             let inner: Vec<String> = t.value_types.iter().map(type_name).collect();
             format!("Tuple<{}>", inner.join(","))
@@ -54,7 +62,9 @@ impl ContractSpec {
     /// Parses a monitor's `contract_spec` (a JSON array of `ScSpecEntry`).
     pub fn from_json(spec: &serde_json::Value) -> Result<Self, String> {
         if !spec.is_array() {
-            return Err("a Stellar contract_spec must be an array of SEP-48 spec entries".to_owned());
+            return Err(
+                "a Stellar contract_spec must be an array of SEP-48 spec entries".to_owned(),
+            );
         }
         let entries: Vec<ScSpecEntry> = serde_json::from_value(spec.clone())
             .map_err(|e| format!("invalid SEP-48 contract spec: {e}"))?;
@@ -66,9 +76,17 @@ impl ContractSpec {
         for entry in entries {
             if let ScSpecEntry::FunctionV0(f) = entry {
                 let name = f.name.0.to_utf8_string_lossy();
-                spec.kinds.insert(name.clone(), f.inputs.iter().map(|i| type_name(&i.type_)).collect());
-                spec.functions
-                    .insert(name, f.inputs.iter().map(|i| i.name.to_utf8_string_lossy()).collect());
+                spec.kinds.insert(
+                    name.clone(),
+                    f.inputs.iter().map(|i| type_name(&i.type_)).collect(),
+                );
+                spec.functions.insert(
+                    name,
+                    f.inputs
+                        .iter()
+                        .map(|i| i.name.to_utf8_string_lossy())
+                        .collect(),
+                );
             }
         }
         spec
@@ -101,7 +119,10 @@ mod tests {
             "outputs": ["u128"]}}]);
         let parsed = ContractSpec::from_json(&spec).unwrap();
         assert_eq!(parsed.inputs("swap").unwrap(), ["user", "amounts"]);
-        assert_eq!(parsed.kinds("swap").unwrap(), ["Address", "Map<String,U128>"]);
+        assert_eq!(
+            parsed.kinds("swap").unwrap(),
+            ["Address", "Map<String,U128>"]
+        );
         assert!(parsed.inputs("other").is_none());
         let err = ContractSpec::from_json(&serde_json::json!([{"function_v9": {}}])).unwrap_err();
         assert!(err.contains("invalid SEP-48"), "{err}");
