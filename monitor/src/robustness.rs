@@ -8,6 +8,14 @@ use crate::config::{Monitor, Network, Trigger};
 use crate::evm::EvmLog;
 use crate::evm::abi::{EventItem, FunctionItem};
 
+/// Cases per property: `PROPTEST_CASES` when set (for long runs), else `default`.
+pub(crate) fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 fn transfer() -> EventItem {
     EventItem::new(
         alloy_json_abi::Event::parse(
@@ -18,7 +26,7 @@ fn transfer() -> EventItem {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1024))]
+    #![proptest_config(ProptestConfig::with_cases(crate::robustness::cases(1024)))]
 
     #[test]
     fn evm_decoding_never_panics(

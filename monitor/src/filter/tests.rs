@@ -388,7 +388,7 @@ fn arb_value() -> impl Strategy<Value = Value> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2048))]
+    #![proptest_config(ProptestConfig::with_cases(crate::robustness::cases(2048)))]
 
     /// Arbitrary text never panics the parser.
     #[test]

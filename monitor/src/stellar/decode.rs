@@ -342,6 +342,66 @@ mod tests {
     }
 
     #[test]
+    fn fee_bump_envelopes_decode_to_the_inner_transaction() {
+        use stellar_xdr::{
+            ContractId, FeeBumpTransaction, FeeBumpTransactionEnvelope, FeeBumpTransactionExt,
+            Hash, InvokeContractArgs, InvokeHostFunctionOp, Memo, Preconditions, ScAddress,
+            SequenceNumber, Transaction, TransactionExt, TransactionV1Envelope, Uint256,
+        };
+        let inner_source = [7u8; 32];
+        let fee_source = [9u8; 32];
+        let contract = [3u8; 32];
+        let call = InvokeContractArgs {
+            contract_address: ScAddress::Contract(ContractId(Hash(contract))),
+            function_name: ScSymbol(StringM::try_from("transfer").unwrap()),
+            args: vec![ScVal::U32(5)].try_into().unwrap(),
+        };
+        let op = Operation {
+            source_account: None,
+            body: OperationBody::InvokeHostFunction(InvokeHostFunctionOp {
+                host_function: HostFunction::InvokeContract(call),
+                auth: vec![].try_into().unwrap(),
+            }),
+        };
+        let inner = TransactionV1Envelope {
+            tx: Transaction {
+                source_account: MuxedAccount::Ed25519(Uint256(inner_source)),
+                fee: 100,
+                seq_num: SequenceNumber(1),
+                cond: Preconditions::None,
+                memo: Memo::None,
+                operations: vec![op].try_into().unwrap(),
+                ext: TransactionExt::V0,
+            },
+            signatures: vec![].try_into().unwrap(),
+        };
+        let envelope = TransactionEnvelope::TxFeeBump(FeeBumpTransactionEnvelope {
+            tx: FeeBumpTransaction {
+                fee_source: MuxedAccount::Ed25519(Uint256(fee_source)),
+                fee: 400,
+                inner_tx: FeeBumpTransactionInnerTx::Tx(inner),
+                ext: FeeBumpTransactionExt::V0,
+            },
+            signatures: vec![].try_into().unwrap(),
+        });
+        // Through base64, as RPC delivers it.
+        let b64 = envelope.to_xdr_base64(Limits::none()).unwrap();
+        let decoded = decode_envelope(&envelope_from_base64(&b64).unwrap());
+        assert_eq!(
+            decoded.source,
+            stellar_strkey::ed25519::PublicKey(inner_source)
+                .to_string()
+                .as_str()
+        );
+        assert_eq!(decoded.invocations.len(), 1);
+        assert_eq!(
+            decoded.invocations[0].contract,
+            stellar_strkey::Contract(contract).to_string().as_str()
+        );
+        assert_eq!(decoded.invocations[0].signature(), "transfer(U32)");
+    }
+
+    #[test]
     fn malformed_xdr_is_an_error() {
         assert!(scval_from_base64("not base64!").is_err());
         assert!(scval_from_base64("AAAA").is_err());
