@@ -70,11 +70,36 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply database migrations and exit.
     Migrate,
+    /// Benchmarks and load harnesses.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Validate an OpenZeppelin Monitor config directory (networks/, monitors/,
     /// triggers/): prints each file's verdict, exits non-zero on any error.
     Check {
         /// The config directory.
         dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// The multi-tenant matcher on mainnet-shaped blocks; prints one JSON line.
+    Matcher {
+        /// Tenants to simulate.
+        #[arg(long, default_value_t = 100)]
+        tenants: usize,
+        /// Monitors per tenant.
+        #[arg(long, default_value_t = 10)]
+        monitors_per_tenant: usize,
+        /// Synthetic blocks to evaluate (the corpus's real blocks are added when found).
+        #[arg(long, default_value_t = 20)]
+        blocks: usize,
+        /// Evaluate monitor by monitor instead of through the index, for comparison.
+        #[arg(long)]
+        naive: bool,
+        /// The compatibility corpus, for its real blocks (default: ../shared/compat).
+        #[arg(long, env = "SM_COMPAT_DIR")]
+        compat_dir: Option<PathBuf>,
     },
 }
 

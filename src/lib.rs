@@ -1,6 +1,7 @@
 //! The `stellar-monitor` binary's wiring: command line, startup and the operational
 //! endpoints. Domain logic lives in the workspace crates; this crate only connects them.
 
+pub mod bench;
 pub mod bootstrap;
 pub mod check;
 pub mod config;

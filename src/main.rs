@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::Parser;
 use stellar_monitor::config::{Cli, Command};
 use stellar_monitor::database::{self, Target};
-use stellar_monitor::{bootstrap, check, shutdown, startup, telemetry};
+use stellar_monitor::{bench, bootstrap, check, shutdown, startup, telemetry};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -41,6 +41,10 @@ async fn run(cli: Cli) -> Result<()> {
                 println!("{}", bootstrap::banner(created, &url));
             }
             app.run_until_stopped(shutdown::on_signal()).await
+        }
+        Command::Bench(command) => {
+            println!("{}", bench::run(command)?);
+            Ok(())
         }
         Command::Check { dir } => {
             let (report, valid) = check::check(&dir);

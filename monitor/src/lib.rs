@@ -6,6 +6,9 @@
 pub mod config;
 pub mod evm;
 pub mod filter;
+pub mod intern;
+pub mod loadgen;
+pub mod matcher;
 pub mod matches;
 pub mod rules;
 pub mod stellar;

@@ -23,9 +23,10 @@ pub enum MonitorMatch {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EvmMatch {
     pub monitor: Arc<Monitor>,
-    pub transaction: EvmTransaction,
-    pub receipt: Option<EvmReceipt>,
-    pub logs: Vec<EvmLog>,
+    /// Shared by every match of the transaction (serialized as the plain object).
+    pub transaction: Arc<EvmTransaction>,
+    pub receipt: Option<Arc<EvmReceipt>>,
+    pub logs: Arc<Vec<EvmLog>>,
     pub network_slug: String,
     pub matched_on: MatchConditions,
     pub matched_on_args: Option<MatchArguments>,
@@ -75,6 +76,34 @@ impl MatchParamsMap {
                     .map(|p| MatchParamEntry {
                         name: p.name.clone(),
                         value: p.value.render(),
+                        kind: p.kind.clone(),
+                        indexed: p.indexed,
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Like [`Self::new`], naming the arguments from `names` (by position) where given
+    /// (decoding may be shared between monitors whose ABIs name parameters differently)
+    /// and taking already rendered values.
+    pub fn named(
+        signature: &str,
+        hex_signature: &str,
+        params: &[Param],
+        names: &[String],
+        rendered: &[String],
+    ) -> Self {
+        Self {
+            signature: signature.to_owned(),
+            hex_signature: Some(hex_signature.to_owned()),
+            args: Some(
+                params
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| MatchParamEntry {
+                        name: names.get(i).cloned().unwrap_or_else(|| p.name.clone()),
+                        value: rendered.get(i).cloned().unwrap_or_else(|| p.value.render()),
                         kind: p.kind.clone(),
                         indexed: p.indexed,
                     })

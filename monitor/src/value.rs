@@ -61,6 +61,24 @@ impl Num {
     }
 }
 
+impl Ord for Num {
+    /// Numeric order.
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self.negative, other.negative) {
+            (false, true) => Ordering::Greater,
+            (true, false) => Ordering::Less,
+            (false, false) => self.magnitude.cmp(&other.magnitude),
+            (true, true) => other.magnitude.cmp(&self.magnitude),
+        }
+    }
+}
+
+impl PartialOrd for Num {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 impl std::fmt::Display for Num {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.negative {
@@ -117,6 +135,28 @@ impl Decimal {
             negative: negative && (!integer.is_zero() || has_fraction),
             integer,
             has_fraction,
+        }
+    }
+
+    /// The largest integer not above this number (`None` below the 256-bit range).
+    pub fn floor(&self) -> Option<Num> {
+        if self.negative && self.has_fraction {
+            self.integer
+                .checked_add(U256::from(1))
+                .map(|m| Num::new(true, m))
+        } else {
+            Some(Num::new(self.negative, self.integer))
+        }
+    }
+
+    /// The smallest integer not below this number (`None` above the 256-bit range).
+    pub fn ceil(&self) -> Option<Num> {
+        if !self.negative && self.has_fraction {
+            self.integer
+                .checked_add(U256::from(1))
+                .map(|m| Num::new(false, m))
+        } else {
+            Some(Num::new(self.negative, self.integer))
         }
     }
 
@@ -310,6 +350,26 @@ mod tests {
         assert_eq!(d("3").compare(&num(-2)), Ordering::Less);
         assert_eq!(d("0").compare(&num(0)), Ordering::Equal);
         assert_eq!(d("-0.5").compare(&num(0)), Ordering::Greater);
+    }
+
+    #[test]
+    fn numbers_order_and_decimals_round() {
+        let mut nums = vec![num(3), num(-7), num(0), num(-1), num(12)];
+        nums.sort();
+        assert_eq!(nums, [num(-7), num(-1), num(0), num(3), num(12)]);
+        let d = |s| Decimal::parse(s).unwrap();
+        assert_eq!(
+            (d("1.5").floor(), d("1.5").ceil()),
+            (Some(num(1)), Some(num(2)))
+        );
+        assert_eq!(
+            (d("-1.5").floor(), d("-1.5").ceil()),
+            (Some(num(-2)), Some(num(-1)))
+        );
+        assert_eq!(
+            (d("4").floor(), d("4").ceil()),
+            (Some(num(4)), Some(num(4)))
+        );
     }
 
     #[test]

@@ -29,8 +29,13 @@ pub struct AddressWithSpec {
     pub address: String,
     /// EVM: a JSON ABI array. Stellar: an array of SEP-48 `ScSpecEntry` (stellar-xdr's
     /// serde form).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contract_spec: Option<serde_json::Value>,
+    /// Shared with every monitor holding an identical spec.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::intern::shared_json"
+    )]
+    pub contract_spec: Option<std::sync::Arc<serde_json::Value>>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

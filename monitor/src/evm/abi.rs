@@ -111,6 +111,8 @@ pub struct EventItem {
     /// Canonical signature, e.g. `Transfer(address,address,uint256)`.
     pub signature: String,
     pub topic0: B256,
+    /// The topic0 as `matched_on_args` shows it (lower-case hex, no `0x`).
+    pub hex: String,
     /// Parameter names (position when unnamed), in ABI order.
     pub names: Vec<String>,
 }
@@ -126,14 +128,10 @@ impl EventItem {
         Self {
             signature: event.signature(),
             topic0: event.selector(),
+            hex: hex::encode(event.selector()),
             names,
             event,
         }
-    }
-
-    /// The topic0 as `matched_on_args` shows it (lower-case hex, no `0x`).
-    pub fn hex_signature(&self) -> String {
-        hex::encode(self.topic0)
     }
 
     /// Decodes a log of this event into its parameters, in ABI order.
@@ -177,6 +175,8 @@ pub struct FunctionItem {
     pub function: Function,
     pub signature: String,
     pub selector: [u8; 4],
+    /// The selector as `matched_on_args` shows it (lower-case hex, no `0x`).
+    pub hex: String,
     pub names: Vec<String>,
 }
 
@@ -191,6 +191,7 @@ impl FunctionItem {
         Self {
             signature: function.signature(),
             selector: function.selector().0,
+            hex: hex::encode(function.selector()),
             names,
             function,
         }
@@ -202,10 +203,6 @@ impl FunctionItem {
         Function::parse(signature)
             .map(Self::new)
             .map_err(|e| format!("not a valid function signature: {e}"))
-    }
-
-    pub fn hex_signature(&self) -> String {
-        hex::encode(self.selector)
     }
 
     /// Decodes calldata (selector included) into the arguments, in ABI order.
@@ -356,7 +353,7 @@ mod tests {
             Err(DecodeError::Abi(_))
         ));
         let f = FunctionItem::parse("transfer(address,uint256)").unwrap();
-        assert_eq!(f.hex_signature(), "a9059cbb");
+        assert_eq!(f.hex, "a9059cbb");
         assert_eq!(f.names, ["0", "1"]);
         assert_eq!(f.decode(&[0xa9]), Err(DecodeError::ShortInput));
         assert!(matches!(

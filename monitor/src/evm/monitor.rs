@@ -1,16 +1,19 @@
 //! An OZ monitor compiled for an EVM network: addresses parsed, ABIs indexed by topic0
 //! and selector, expressions compiled; and its evaluation against a block.
 
+use std::cell::OnceCell;
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::rc::Rc;
+use std::sync::{Arc, LazyLock};
 
 use alloy_json_abi::JsonAbi;
 use alloy_primitives::{Address, B256};
 
 use super::abi::{EventItem, FunctionItem, normalize_evm_signature, parse_abi};
-use super::types::{EvmBlockData, EvmReceipt, EvmTransaction, TxStatus};
+use super::types::{EvmBlockData, EvmLog, EvmReceipt, EvmTransaction, TxStatus};
 use crate::config::{Monitor, Problem, Problems, TransactionStatus};
 use crate::filter::Compiled;
+use crate::intern::Interner;
 use crate::matches::{EvmMatch, MatchArguments, MatchParamsMap, MonitorMatch};
 use crate::rules::{self, Shape};
 use crate::value::{Num, Param, Value};
@@ -172,20 +175,25 @@ impl EvmMonitor {
                 }
             }
         }
+        // ABI items are shared by every monitor whose ABI declares them identically.
+        static EVENTS: LazyLock<Interner<EventItem>> = LazyLock::new(Interner::new);
+        static FUNCTIONS: LazyLock<Interner<FunctionItem>> = LazyLock::new(Interner::new);
         let mut events_by_sig: HashMap<String, Arc<EventItem>> = HashMap::new();
         let mut functions_by_sig: HashMap<String, Arc<FunctionItem>> = HashMap::new();
         for abi in &abis {
             for event in abi.events() {
-                let item = EventItem::new(event.clone());
+                let key = serde_json::to_string(event).unwrap_or_default();
+                let item = EVENTS.intern(key, || EventItem::new(event.clone()));
                 events_by_sig
                     .entry(normalize_evm_signature(&item.signature))
-                    .or_insert_with(|| Arc::new(item));
+                    .or_insert(item);
             }
             for function in abi.functions() {
-                let item = FunctionItem::new(function.clone());
+                let key = serde_json::to_string(function).unwrap_or_default();
+                let item = FUNCTIONS.intern(key, || FunctionItem::new(function.clone()));
                 functions_by_sig
                     .entry(normalize_evm_signature(&item.signature))
-                    .or_insert_with(|| Arc::new(item));
+                    .or_insert(item);
             }
         }
         let has_abi = !abis.is_empty();
@@ -308,7 +316,7 @@ impl EvmMonitor {
         }
     }
 
-    fn watches(&self, address: &Address) -> bool {
+    pub fn watches(&self, address: &Address) -> bool {
         self.addresses.is_empty() || self.addresses.contains(address)
     }
 
@@ -348,61 +356,26 @@ impl EvmMonitor {
         if !self.involves(tx, receipt) {
             return None;
         }
-        let status = receipt.map_or(TxStatus::Unknown, EvmReceipt::status);
-        let mut matched_on = crate::config::MatchConditions::default();
-
-        let mut fields: Option<Vec<Value>> = None;
-        for rule in &self.transactions {
-            let status_ok = match rule.status {
-                TransactionStatus::Any => true,
-                TransactionStatus::Success => status == TxStatus::Success,
-                TransactionStatus::Failure => status == TxStatus::Failure,
-            };
-            if !status_ok {
-                continue;
-            }
-            let holds = match &rule.expression {
-                None => true,
-                Some(e) => e.matches(
-                    fields
-                        .get_or_insert_with(|| transaction_fields(tx, receipt))
-                        .as_slice(),
-                ),
-            };
-            if holds {
-                matched_on
-                    .transactions
-                    .push(self.config.match_conditions.transactions[rule.index].clone());
-            }
-        }
-
-        let mut function_args = Vec::new();
+        let mut calls: Vec<(usize, Rc<Decoded>)> = Vec::new();
         if tx.to.is_some_and(|to| self.watches(&to)) && tx.input.len() >= 4 {
             let selector = &tx.input[..4];
             let mut cache = None;
-            for rule in self
+            for (i, rule) in self
                 .functions
                 .iter()
-                .filter(|r| r.item.selector == selector)
+                .enumerate()
+                .filter(|(_, r)| r.item.selector == selector)
             {
-                let Some(params) = decoded(&mut cache, &rule.item, |item| item.decode(&tx.input))
+                let Some(decoded) = decoded(&mut cache, &rule.item, |item| item.decode(&tx.input))
                 else {
                     continue;
                 };
-                if holds_on(&rule.expression, params) {
-                    matched_on
-                        .functions
-                        .push(self.config.match_conditions.functions[rule.index].clone());
-                    function_args.push(MatchParamsMap::new(
-                        rule.item.signature.clone(),
-                        Some(rule.item.hex_signature()),
-                        params,
-                    ));
+                if holds_on(&rule.expression, &decoded.params) {
+                    calls.push((i, decoded));
                 }
             }
         }
-
-        let mut event_args = Vec::new();
+        let mut events: Vec<(usize, Rc<Decoded>)> = Vec::new();
         for log in receipt
             .iter()
             .flat_map(|r| &r.logs)
@@ -412,34 +385,102 @@ impl EvmMonitor {
                 continue;
             };
             let mut cache = None;
-            for rule in self.events.iter().filter(|r| r.item.topic0 == *topic0) {
-                let Some(params) = decoded(&mut cache, &rule.item, |item| item.decode(log)) else {
+            for (i, rule) in self
+                .events
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.item.topic0 == *topic0)
+            {
+                let Some(decoded) = decoded(&mut cache, &rule.item, |item| item.decode(log)) else {
                     continue;
                 };
-                if holds_on(&rule.expression, params) {
-                    let condition = &self.config.match_conditions.events[rule.index];
-                    if !matched_on.events.contains(condition) {
-                        matched_on.events.push(condition.clone());
-                    }
-                    event_args.push(MatchParamsMap::new(
-                        rule.item.signature.clone(),
-                        Some(rule.item.hex_signature()),
-                        params,
-                    ));
+                if holds_on(&rule.expression, &decoded.params) {
+                    events.push((i, decoded));
                 }
             }
         }
+        self.conclude(
+            &mut TxContext::new(tx, receipt),
+            network_slug,
+            &calls,
+            &events,
+        )
+    }
 
-        let call_or_event = !function_args.is_empty() || !event_args.is_empty();
-        let tx_held = !matched_on.transactions.is_empty();
-        if !rules::holds(self.shape(), call_or_event, tx_held) {
+    /// Decides a transaction that involves this monitor, given the function and event
+    /// rules whose expressions held (rule index into [`Self::functions`] /
+    /// [`Self::events`], with the decoded call or log), in call then log order. Shared
+    /// by this monitor-by-monitor evaluation and the indexed matcher, so both decide
+    /// alike.
+    pub fn conclude(
+        &self,
+        ctx: &mut TxContext<'_>,
+        network_slug: &str,
+        calls: &[(usize, Rc<Decoded>)],
+        events: &[(usize, Rc<Decoded>)],
+    ) -> Option<MonitorMatch> {
+        let status = ctx.receipt.map_or(TxStatus::Unknown, EvmReceipt::status);
+        let mut matched_on = crate::config::MatchConditions::default();
+        for rule in &self.transactions {
+            let status_ok = match rule.status {
+                TransactionStatus::Any => true,
+                TransactionStatus::Success => status == TxStatus::Success,
+                TransactionStatus::Failure => status == TxStatus::Failure,
+            };
+            if status_ok
+                && rule
+                    .expression
+                    .as_ref()
+                    .is_none_or(|e| e.matches(ctx.fields()))
+            {
+                matched_on
+                    .transactions
+                    .push(self.config.match_conditions.transactions[rule.index].clone());
+            }
+        }
+        let call_or_event = !calls.is_empty() || !events.is_empty();
+        if !rules::holds(
+            self.shape(),
+            call_or_event,
+            !matched_on.transactions.is_empty(),
+        ) {
             return None;
         }
+        let mut function_args = Vec::with_capacity(calls.len());
+        for (i, decoded) in calls {
+            let rule = &self.functions[*i];
+            matched_on
+                .functions
+                .push(self.config.match_conditions.functions[rule.index].clone());
+            function_args.push(MatchParamsMap::named(
+                &rule.item.signature,
+                &rule.item.hex,
+                &decoded.params,
+                &rule.item.names,
+                decoded.rendered(),
+            ));
+        }
+        let mut event_args = Vec::with_capacity(events.len());
+        for (i, decoded) in events {
+            let rule = &self.events[*i];
+            let condition = &self.config.match_conditions.events[rule.index];
+            if !matched_on.events.contains(condition) {
+                matched_on.events.push(condition.clone());
+            }
+            event_args.push(MatchParamsMap::named(
+                &rule.item.signature,
+                &rule.item.hex,
+                &decoded.params,
+                &rule.item.names,
+                decoded.rendered(),
+            ));
+        }
+        let (transaction, receipt, logs) = ctx.shared();
         Some(MonitorMatch::Evm(Box::new(EvmMatch {
             monitor: self.config.clone(),
-            transaction: tx.clone(),
-            receipt: receipt.cloned(),
-            logs: receipt.map(|r| r.logs.clone()).unwrap_or_default(),
+            transaction,
+            receipt,
+            logs,
             network_slug: network_slug.to_owned(),
             matched_on,
             matched_on_args: Some(MatchArguments {
@@ -450,22 +491,92 @@ impl EvmMonitor {
     }
 }
 
+/// A decoded call or log, shared by every monitor it matches; values are rendered once,
+/// on the first match.
+#[derive(Debug)]
+pub struct Decoded {
+    pub params: Vec<Param>,
+    rendered: OnceCell<Vec<String>>,
+}
+
+impl Decoded {
+    pub fn new(params: Vec<Param>) -> Self {
+        Self {
+            params,
+            rendered: OnceCell::new(),
+        }
+    }
+
+    pub fn rendered(&self) -> &[String] {
+        self.rendered
+            .get_or_init(|| self.params.iter().map(|p| p.value.render()).collect())
+    }
+}
+
+/// One transaction as every monitor deciding on it sees it: its transaction fields are
+/// computed once, and the transaction, receipt and logs are shared by all its matches.
+pub struct TxContext<'a> {
+    pub tx: &'a EvmTransaction,
+    pub receipt: Option<&'a EvmReceipt>,
+    fields: Option<Vec<Value>>,
+    shared: Option<SharedTx>,
+}
+
+type SharedTx = (
+    Arc<EvmTransaction>,
+    Option<Arc<EvmReceipt>>,
+    Arc<Vec<EvmLog>>,
+);
+
+impl<'a> TxContext<'a> {
+    pub fn new(tx: &'a EvmTransaction, receipt: Option<&'a EvmReceipt>) -> Self {
+        Self {
+            tx,
+            receipt,
+            fields: None,
+            shared: None,
+        }
+    }
+
+    fn fields(&mut self) -> &[Value] {
+        let (tx, receipt) = (self.tx, self.receipt);
+        self.fields
+            .get_or_insert_with(|| transaction_fields(tx, receipt))
+    }
+
+    fn shared(&mut self) -> SharedTx {
+        let (tx, receipt) = (self.tx, self.receipt);
+        self.shared
+            .get_or_insert_with(|| {
+                (
+                    Arc::new(tx.clone()),
+                    receipt.map(|r| Arc::new(r.clone())),
+                    Arc::new(receipt.map(|r| r.logs.clone()).unwrap_or_default()),
+                )
+            })
+            .clone()
+    }
+}
+
 fn holds_on(expression: &Option<Compiled>, params: &[Param]) -> bool {
     expression.as_ref().is_none_or(|e| e.matches(params))
 }
 
 /// Decodes with `item` unless `cache` already holds that item's decoding (rules on the
 /// same ABI item decode once). `None` when the data does not decode.
-pub(crate) fn decoded<'c, I>(
-    cache: &'c mut Option<(Arc<I>, Vec<Param>)>,
+pub(crate) fn decoded<I>(
+    cache: &mut Option<(Arc<I>, Option<Rc<Decoded>>)>,
     item: &Arc<I>,
     decode: impl FnOnce(&I) -> Result<Vec<Param>, super::abi::DecodeError>,
-) -> Option<&'c [Param]> {
+) -> Option<Rc<Decoded>> {
     let fresh = !cache
         .as_ref()
         .is_some_and(|(cached, _)| Arc::ptr_eq(cached, item));
     if fresh {
-        *cache = decode(item).ok().map(|p| (item.clone(), p));
+        *cache = Some((
+            item.clone(),
+            decode(item).ok().map(|p| Rc::new(Decoded::new(p))),
+        ));
     }
-    cache.as_ref().map(|(_, p)| p.as_slice())
+    cache.as_ref().and_then(|(_, d)| d.clone())
 }

@@ -3,7 +3,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use super::decode::{DecodedEnvelope, decode_envelope, decode_event, envelope_from_base64};
+use super::decode::{
+    DecodedEnvelope, DecodedEvent, decode_envelope, decode_event, envelope_from_base64,
+};
 use super::spec::ContractSpec;
 use super::types::{StellarBlockData, StellarEvent, StellarTransaction};
 use crate::config::{
@@ -194,44 +196,39 @@ impl StellarMonitor {
         events: &[&StellarEvent],
         network_slug: &str,
     ) -> Option<MonitorMatch> {
-        let envelope = match envelope_from_base64(&tx.envelope_xdr) {
-            Ok(e) => decode_envelope(&e),
-            Err(_) => {
-                metrics::counter!("stellar_monitor_decode_errors_total", "chain" => "stellar")
-                    .increment(1);
-                return None;
-            }
-        };
-        let involved = self.addresses.is_empty()
-            || self.addresses.contains(&envelope.source)
-            || envelope
-                .invocations
-                .iter()
-                .any(|i| self.addresses.contains(&i.contract))
-            || envelope
-                .payment
-                .as_ref()
-                .is_some_and(|(to, _)| self.addresses.contains(to))
-            || events
-                .iter()
-                .any(|e| self.addresses.contains(&e.contract_id));
-        if !involved {
+        let decoded = DecodedTransaction::new(tx, events)?;
+        self.evaluate_decoded(block, &decoded, network_slug)
+    }
+
+    /// Whether the transaction involves a monitored address.
+    pub fn involves(&self, decoded: &DecodedTransaction<'_>) -> bool {
+        self.addresses.is_empty() || decoded.addresses().any(|a| self.addresses.contains(a))
+    }
+
+    /// Evaluates an already-decoded transaction (decoded once for every monitor).
+    pub fn evaluate_decoded(
+        &self,
+        block: &StellarBlockData,
+        decoded: &DecodedTransaction<'_>,
+        network_slug: &str,
+    ) -> Option<MonitorMatch> {
+        if !self.involves(decoded) {
             return None;
         }
+        let (tx, envelope) = (decoded.tx, &decoded.envelope);
         let mut matched_on = MatchConditions::default();
         let status = match tx.status.as_str() {
             "SUCCESS" => Some(TransactionStatus::Success),
             "FAILED" => Some(TransactionStatus::Failure),
             _ => None,
         };
-        let fields = transaction_fields(tx, &envelope);
         for rule in &self.transactions {
             let status_ok = rule.status == TransactionStatus::Any || Some(rule.status) == status;
             if status_ok
                 && rule
                     .expression
                     .as_ref()
-                    .is_none_or(|e| e.matches(fields.as_slice()))
+                    .is_none_or(|e| e.matches(decoded.fields.as_slice()))
             {
                 matched_on
                     .transactions
@@ -255,6 +252,14 @@ impl StellarMonitor {
                 _ => call.signature(),
             };
             let normalized = normalize_signature(&signature);
+            let rules: Vec<&StellarRule> = self
+                .functions
+                .iter()
+                .filter(|r| r.signature == normalized)
+                .collect();
+            if rules.is_empty() {
+                continue;
+            }
             let names = spec.and_then(|s| s.inputs(&call.function));
             let params: Vec<Param> = call
                 .args
@@ -270,7 +275,7 @@ impl StellarMonitor {
                     indexed: false,
                 })
                 .collect();
-            for rule in self.functions.iter().filter(|r| r.signature == normalized) {
+            for rule in rules {
                 if rule
                     .expression
                     .as_ref()
@@ -286,31 +291,32 @@ impl StellarMonitor {
         }
 
         let mut event_args = Vec::new();
-        for event in events.iter().filter(|e| self.watches(&e.contract_id)) {
-            let Ok(decoded) = decode_event(&event.topic, &event.value) else {
-                metrics::counter!("stellar_monitor_decode_errors_total", "chain" => "stellar")
-                    .increment(1);
+        for (event, decoded_event) in decoded
+            .events
+            .iter()
+            .filter(|(e, _)| self.watches(&e.contract_id))
+        {
+            let Some((decoded_event, signature)) = decoded_event else {
                 continue;
             };
-            let signature = decoded.signature();
-            let normalized = normalize_signature(&signature);
-            for rule in self.events.iter().filter(|r| r.signature == normalized) {
+            for rule in self.events.iter().filter(|r| r.signature == *signature) {
                 if rule
                     .expression
                     .as_ref()
-                    .is_none_or(|e| e.matches(decoded.params.as_slice()))
+                    .is_none_or(|e| e.matches(decoded_event.params.as_slice()))
                 {
                     let condition = &self.config.match_conditions.events[rule.index];
                     if !matched_on.events.contains(condition) {
                         matched_on.events.push(condition.clone());
                     }
                     event_args.push(MatchParamsMap::new(
-                        signature.clone(),
+                        decoded_event.signature(),
                         None,
-                        &decoded.params,
+                        &decoded_event.params,
                     ));
                 }
             }
+            let _ = event;
         }
 
         let call_or_event = !function_args.is_empty() || !event_args.is_empty();
@@ -325,7 +331,7 @@ impl StellarMonitor {
             monitor: self.config.clone(),
             transaction: tx.clone(),
             ledger: block.ledger.clone(),
-            events: events.iter().map(|e| (*e).clone()).collect(),
+            events: decoded.events.iter().map(|(e, _)| (*e).clone()).collect(),
             network_slug: network_slug.to_owned(),
             matched_on,
             matched_on_args: Some(MatchArguments {
@@ -333,6 +339,68 @@ impl StellarMonitor {
                 events: Some(event_args),
             }),
         })))
+    }
+}
+
+/// A transaction decoded once for every monitor: its envelope, its events (with their
+/// normalized signatures) and its transaction fields.
+pub struct DecodedTransaction<'a> {
+    pub tx: &'a StellarTransaction,
+    pub envelope: DecodedEnvelope,
+    /// Each event with its decoding (`None` when its XDR is malformed).
+    pub events: Vec<(&'a StellarEvent, Option<(DecodedEvent, String)>)>,
+    pub fields: Vec<Value>,
+}
+
+impl<'a> DecodedTransaction<'a> {
+    /// `None` (counted) when the envelope does not decode.
+    pub fn new(tx: &'a StellarTransaction, events: &[&'a StellarEvent]) -> Option<Self> {
+        let envelope = match envelope_from_base64(&tx.envelope_xdr) {
+            Ok(e) => decode_envelope(&e),
+            Err(_) => {
+                metrics::counter!("stellar_monitor_decode_errors_total", "chain" => "stellar")
+                    .increment(1);
+                return None;
+            }
+        };
+        let events = events
+            .iter()
+            .map(|e| {
+                let decoded = match decode_event(&e.topic, &e.value) {
+                    Ok(d) => {
+                        let signature = normalize_signature(&d.signature());
+                        Some((d, signature))
+                    }
+                    Err(_) => {
+                        metrics::counter!("stellar_monitor_decode_errors_total", "chain" => "stellar")
+                            .increment(1);
+                        None
+                    }
+                };
+                (*e, decoded)
+            })
+            .collect();
+        let fields = transaction_fields(tx, &envelope);
+        Some(Self {
+            tx,
+            envelope,
+            events,
+            fields,
+        })
+    }
+
+    /// Every address the transaction involves: source, invoked contracts, payment
+    /// destination, contracts that emitted its events.
+    pub fn addresses(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.envelope.source.as_str())
+            .chain(
+                self.envelope
+                    .invocations
+                    .iter()
+                    .map(|i| i.contract.as_str()),
+            )
+            .chain(self.envelope.payment.iter().map(|(to, _)| to.as_str()))
+            .chain(self.events.iter().map(|(e, _)| e.contract_id.as_str()))
     }
 }
 
