@@ -112,7 +112,9 @@ pub fn banner(created: &Created, graphiql_url: &str) -> String {
          \x20 GraphiQL: {graphiql_url}\n\
          \x20 Email:    {email}\n\
          {password_line}\
-         \x20 Tenant:   {tenant}\n",
+         \x20 Tenant:   {tenant}\n\
+         \x20 Log in:   mutation {{ login(input: {{email: \"{email}\", password: \"...\"}}) {{ accessToken refreshToken }} }}\n\
+         \x20           then send Authorization: Bearer <accessToken>\n",
         email = created.email,
         tenant = created.tenant_slug,
     )

@@ -70,6 +70,28 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply database migrations and exit.
     Migrate,
+    /// Import an OpenZeppelin Monitor config directory into a tenant (created when it
+    /// does not exist), all or nothing. Environment secrets are resolved from this
+    /// process's environment.
+    Import {
+        /// The config directory (networks/, monitors/, triggers/).
+        dir: PathBuf,
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        security: SecurityArgs,
+    },
+    /// Export a tenant's configuration as an OpenZeppelin Monitor config directory.
+    Export {
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        /// Where to write networks/, monitors/, triggers/.
+        dir: PathBuf,
+        #[command(flatten)]
+        security: SecurityArgs,
+    },
     /// Benchmarks and load harnesses.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -121,6 +143,43 @@ pub struct ServeArgs {
     /// when unset.
     #[arg(long, env = "ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
+
+    #[command(flatten)]
+    pub security: SecurityArgs,
+
+    /// Requests per minute allowed per address to callers without credentials.
+    #[arg(long, env = "ANONYMOUS_REQUESTS_PER_MINUTE", default_value_t = 120)]
+    pub anonymous_requests_per_minute: u64,
+}
+
+/// Keys. Unset, each is generated on first use and kept in the data directory (fine for
+/// one machine; a fleet sets them so every process shares them).
+#[derive(Debug, Clone, Default, Args)]
+pub struct SecurityArgs {
+    /// Secret signing access tokens (HS256), at least 32 bytes.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Earlier signing secrets, still accepted while tokens they signed live (rotation).
+    #[arg(
+        long,
+        env = "JWT_PREVIOUS_SECRETS",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    pub jwt_previous_secrets: Vec<String>,
+
+    /// Key sealing secrets at rest (trigger secrets, private RPC URLs): 32 bytes, base64.
+    #[arg(long, env = "SECRETS_KEY", hide_env_values = true)]
+    pub secrets_key: Option<String>,
+
+    /// Access token lifetime, seconds.
+    #[arg(long, env = "ACCESS_TOKEN_TTL_SECS", default_value_t = 900)]
+    pub access_token_ttl_secs: u64,
+
+    /// Refresh token lifetime, seconds.
+    #[arg(long, env = "REFRESH_TOKEN_TTL_SECS", default_value_t = 30 * 24 * 3600)]
+    pub refresh_token_ttl_secs: u64,
 }
 
 /// How to reach the bus.

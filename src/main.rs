@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::Parser;
 use stellar_monitor::config::{Cli, Command};
 use stellar_monitor::database::{self, Target};
-use stellar_monitor::{bench, bootstrap, check, shutdown, startup, telemetry};
+use stellar_monitor::{bench, bootstrap, check, oz, shutdown, startup, telemetry};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -54,6 +54,28 @@ async fn run(cli: Cli) -> Result<()> {
             } else {
                 anyhow::bail!("{} has invalid files", dir.display())
             }
+        }
+        Command::Import {
+            dir,
+            tenant,
+            security,
+        } => {
+            print!(
+                "{}",
+                oz::import_dir(&cli.global, &security, &dir, &tenant).await?
+            );
+            Ok(())
+        }
+        Command::Export {
+            tenant,
+            dir,
+            security,
+        } => {
+            print!(
+                "{}",
+                oz::export_dir(&cli.global, &security, &tenant, &dir).await?
+            );
+            Ok(())
         }
         Command::Migrate => {
             let target = Target::resolve(cli.global.database_url.as_deref(), &cli.global.data_dir)?;

@@ -12,12 +12,65 @@ use tokio_util::sync::CancellationToken;
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::bootstrap::{self, Created};
-use crate::config::{GlobalArgs, ServeArgs};
+use std::time::Duration;
+
+use graphql::auth::principal::KeyUsage;
+use graphql::auth::tokens::JwtKeys;
+use graphql::secrets::Sealer;
+use sea_orm::EntityTrait;
+
+use crate::config::{GlobalArgs, SecurityArgs, ServeArgs};
 use crate::database::{self, Target};
+use crate::keys;
 use crate::ops;
 
 /// Largest request body we read (GraphQL documents and variables included).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The API's shared state: keys, casbin (with the operator's extra rules from
+/// `casbin_rule`), plans.
+pub async fn api_state(
+    global: &GlobalArgs,
+    security: &SecurityArgs,
+    db: &DatabaseConnection,
+    bus: Arc<dyn bus::Bus>,
+    anonymous_requests_per_minute: u64,
+) -> Result<graphql::ApiState> {
+    let (current, previous) = keys::jwt_secrets(security, &global.data_dir)?;
+    let jwt = JwtKeys::new(
+        &current,
+        &previous,
+        Duration::from_secs(security.access_token_ttl_secs),
+        Duration::from_secs(security.refresh_token_ttl_secs),
+    );
+    let sealer =
+        Sealer::new(&keys::secrets_key(security, &global.data_dir)?).context("SECRETS_KEY")?;
+    let extra: Vec<Vec<String>> = entities::casbin_rule::Entity::find()
+        .all(db)
+        .await
+        .context("loading casbin_rule")?
+        .into_iter()
+        .map(|r| {
+            [r.ptype, r.v0, r.v1, r.v2, r.v3, r.v4, r.v5]
+                .into_iter()
+                .filter(|v| !v.is_empty())
+                .collect()
+        })
+        .collect();
+    let rbac = policies::Rbac::load(&extra)
+        .await
+        .context("loading RBAC policies")?;
+    Ok(graphql::ApiState {
+        db: db.clone(),
+        bus,
+        rbac: Arc::new(rbac),
+        jwt: Arc::new(jwt),
+        sealer: Arc::new(sealer),
+        plans: Arc::new(policies::Plans::builtin()),
+        key_usage: Arc::new(KeyUsage::default()),
+        anonymous_requests_per_minute,
+    })
+}
 
 /// A built, not yet running, `serve` process.
 pub struct Application {
@@ -50,11 +103,15 @@ impl Application {
         let listener = TcpListener::bind(serve.listen)
             .await
             .with_context(|| format!("listening on {}", serve.listen))?;
-        let api = graphql::router(graphql::ApiState {
-            db: db.clone(),
-            bus: bus.clone(),
-        })
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
+        let state = api_state(
+            global,
+            &serve.security,
+            &db,
+            bus.clone(),
+            serve.anonymous_requests_per_minute,
+        )
+        .await?;
+        let api = graphql::router(state).layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
         let router = ops::router(ops::Readiness {
             db: db.clone(),
             bus: bus.clone(),
@@ -95,10 +152,14 @@ impl Application {
     /// Serves until `shutdown` is cancelled, then finishes in-flight requests.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<()> {
         tracing::info!(addr = %self.local_addr(), bus = self.bus.kind(), "serving");
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await
-            .context("HTTP server")?;
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+        .context("HTTP server")?;
         self.db.close().await.context("closing the database")?;
         Ok(())
     }

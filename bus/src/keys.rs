@@ -19,6 +19,11 @@ impl Keys {
         &self.prefix
     }
 
+    /// The request counter of `subject` (e.g. `tenant:<id>`) in fixed window `window`.
+    pub fn rate_limit(&self, subject: &str, window: u64) -> String {
+        format!("{}:rate:{subject}:{window}", self.prefix)
+    }
+
     /// A key used by readiness checks to prove a round trip.
     pub fn health(&self) -> String {
         format!("{}:health", self.prefix)
@@ -33,6 +38,7 @@ mod tests {
     fn names_carry_the_prefix() {
         let keys = Keys::new("t1");
         assert_eq!(keys.health(), "t1:health");
+        assert_eq!(keys.rate_limit("tenant:x", 7), "t1:rate:tenant:x:7");
         assert_ne!(keys.health(), Keys::new("t2").health());
     }
 }

@@ -31,12 +31,19 @@ pub trait Bus: Send + Sync + 'static {
 
     /// Checks the transport answers (for `/readyz`).
     async fn ping(&self) -> Result<(), BusError>;
+
+    /// Increments a counter that expires `ttl` after it was created; returns the new
+    /// value. Shared by every process on the bus (rate limits).
+    async fn incr(&self, key: &str, ttl: Duration) -> Result<u64, BusError>;
+
+    /// The key names of this deployment.
+    fn keys(&self) -> &keys::Keys;
 }
 
 /// Connects to Redis when `redis_url` is given, otherwise returns the in-process bus.
 pub async fn connect(redis_url: Option<&str>, prefix: &str) -> Result<Arc<dyn Bus>, BusError> {
     Ok(match redis_url {
         Some(url) => Arc::new(redis::RedisBus::connect(url, keys::Keys::new(prefix)).await?),
-        None => Arc::new(memory::MemoryBus::new()),
+        None => Arc::new(memory::MemoryBus::new(keys::Keys::new(prefix))),
     })
 }

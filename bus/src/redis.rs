@@ -42,16 +42,31 @@ impl RedisBus {
         bus.ping().await?;
         Ok(bus)
     }
-
-    pub fn keys(&self) -> &Keys {
-        &self.keys
-    }
 }
 
 #[async_trait::async_trait]
 impl Bus for RedisBus {
     fn kind(&self) -> &'static str {
         "redis"
+    }
+
+    fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    async fn incr(&self, key: &str, ttl: Duration) -> Result<u64, BusError> {
+        // INCR then PEXPIRE NX in one transaction: the window starts with its first hit.
+        let tx = self.client.multi();
+        let _: () = tx.incr(key).await?;
+        let _: () = tx
+            .pexpire(
+                key,
+                ttl.as_millis() as i64,
+                Some(fred::types::ExpireOptions::NX),
+            )
+            .await?;
+        let (count, _): (u64, i64) = tx.exec(true).await?;
+        Ok(count)
     }
 
     async fn ping(&self) -> Result<(), BusError> {

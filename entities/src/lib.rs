@@ -11,6 +11,7 @@ pub mod audit_logs;
 pub mod casbin_rule;
 pub mod deliveries;
 pub mod delivery_attempts;
+pub mod invitations;
 pub mod monitor_networks;
 pub mod monitor_triggers;
 pub mod network_cursors;
@@ -45,6 +46,7 @@ pub const TENANT_OWNED_TABLES: &[&str] = &[
     "delivery_attempts",
     "tenant_cursors",
     "tenant_usage",
+    "invitations",
 ];
 
 /// The roles a member can hold in a tenant, as the database's check constraint spells them.

@@ -47,6 +47,7 @@ tenant_owned!(
     delivery_attempts,
     tenant_cursors,
     tenant_usage,
+    invitations,
 );
 
 /// Sets a transaction-local PostgreSQL setting; SQLite has no RLS, so nothing to bind.
@@ -154,6 +155,17 @@ impl SystemTxn {
     /// The underlying transaction.
     pub fn conn(&self) -> &DatabaseTransaction {
         &self.txn
+    }
+
+    /// Continues this transaction as one bound to `tenant_id` too, for platform work
+    /// that creates a tenant and then writes its first tenant-owned rows (its owner,
+    /// its audit entry) atomically.
+    pub async fn into_tenant(self, tenant_id: Uuid) -> Result<TenantTxn, DbErr> {
+        bind_setting(&self.txn, "app.tenant_id", tenant_id.to_string()).await?;
+        Ok(TenantTxn {
+            txn: self.txn,
+            tenant_id,
+        })
     }
 
     pub async fn commit(self) -> Result<(), DbErr> {

@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod append_only;
 mod ddl;
 mod m20261129_000001_initial;
+mod m20261129_000002_invitations;
 pub mod rls;
 
 pub struct Migrator;
@@ -14,6 +15,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261129_000001_initial::Migration)]
+        vec![
+            Box::new(m20261129_000001_initial::Migration),
+            Box::new(m20261129_000002_invitations::Migration),
+        ]
     }
 }

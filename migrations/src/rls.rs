@@ -18,28 +18,50 @@ fn predicate(column: &str) -> String {
     )
 }
 
-/// (table, column holding the tenant id)
+/// The tables of the initial migration, with the column holding the tenant id. Later
+/// migrations protect their own tables with [`protect`].
+const INITIAL: &[(&str, &str)] = &[
+    ("tenants", "id"),
+    ("tenant_users", "tenant_id"),
+    ("tenant_networks", "tenant_id"),
+    ("tenant_monitors", "tenant_id"),
+    ("tenant_triggers", "tenant_id"),
+    ("monitor_networks", "tenant_id"),
+    ("monitor_triggers", "tenant_id"),
+    ("api_keys", "tenant_id"),
+    ("audit_logs", "tenant_id"),
+    ("alerts", "tenant_id"),
+    ("deliveries", "tenant_id"),
+    ("delivery_attempts", "tenant_id"),
+    ("tenant_cursors", "tenant_id"),
+    ("tenant_usage", "tenant_id"),
+];
+
 fn protected_tables() -> impl Iterator<Item = (&'static str, &'static str)> {
-    entities::TENANT_OWNED_TABLES
-        .iter()
-        .map(|table| (*table, "tenant_id"))
-        .chain(std::iter::once(("tenants", "id")))
+    INITIAL.iter().copied()
 }
 
-pub async fn install(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+/// Row-level security on one table whose tenant is in `column`.
+pub async fn protect(manager: &SchemaManager<'_>, table: &str, column: &str) -> Result<(), DbErr> {
     if manager.get_database_backend() != DatabaseBackend::Postgres {
         return Ok(());
     }
-    let db = manager.get_connection();
-    for (table, column) in protected_tables() {
-        let condition = predicate(column);
-        db.execute_unprepared(&format!(
+    let condition = predicate(column);
+    manager
+        .get_connection()
+        .execute_unprepared(&format!(
             "ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
              ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
              CREATE POLICY tenant_isolation ON {table}
                 USING ({condition}) WITH CHECK ({condition});"
         ))
-        .await?;
+        .await
+        .map(drop)
+}
+
+pub async fn install(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    for (table, column) in protected_tables() {
+        protect(manager, table, column).await?;
     }
     Ok(())
 }

@@ -247,6 +247,19 @@ pub async fn seed_tenant(db: &DatabaseConnection, slug: &str, catalog_id: Uuid) 
     })
     .await
     .unwrap();
+    txn.insert(invitations::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        tenant_id: NotSet,
+        email: Set(format!("invitee@{slug}.example")),
+        role: Set("viewer".to_owned()),
+        token_hash: Set(format!("{slug}-token-hash")),
+        invited_by: Set(Some(user_id)),
+        expires_at: Set(now),
+        accepted_at: Set(None),
+        created_at: Set(now),
+    })
+    .await
+    .unwrap();
     txn.insert(tenant_usage::ActiveModel {
         tenant_id: NotSet,
         day: Set("2026-11-29".to_owned()),

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
-use stellar_monitor::config::{BusArgs, GlobalArgs, LogFormat, ServeArgs};
+use stellar_monitor::config::{BusArgs, GlobalArgs, LogFormat, SecurityArgs, ServeArgs};
 use stellar_monitor::database::{self, Target};
 use stellar_monitor::startup::Application;
 use tempfile::TempDir;
@@ -131,6 +131,14 @@ fn serve_args(redis_url: Option<String>, prefix: String) -> ServeArgs {
         },
         admin_email: Some(ADMIN_EMAIL.to_owned()),
         admin_password: Some(ADMIN_PASSWORD.to_owned()),
+        security: SecurityArgs {
+            jwt_secret: Some("test-jwt-secret-test-jwt-secret-0123456789".to_owned()),
+            jwt_previous_secrets: vec![],
+            secrets_key: Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_owned()),
+            access_token_ttl_secs: 900,
+            refresh_token_ttl_secs: 3600,
+        },
+        anonymous_requests_per_minute: 1_000,
     }
 }
 

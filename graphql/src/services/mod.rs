@@ -1,0 +1,81 @@
+//! Services: the API's operations as plain async functions over the database, called by
+//! the resolvers (which hold no SQL) and by the CLI.
+
+pub mod accounts;
+pub mod alerts;
+pub mod api_keys;
+pub mod import;
+pub mod members;
+pub mod monitors;
+pub mod networks;
+pub mod triggers;
+
+use serde::Serialize;
+
+/// A problem with user input, with the path of the field it concerns.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, async_graphql::SimpleObject)]
+pub struct UserError {
+    /// Path of the offending field, e.g. `["input", "ozJson", "match_conditions", "events", "0", "expression"]`.
+    pub field: Vec<String>,
+    pub message: String,
+}
+
+impl UserError {
+    pub fn new(field: &[&str], message: impl Into<String>) -> Self {
+        Self {
+            field: field.iter().map(|s| (*s).to_owned()).collect(),
+            message: message.into(),
+        }
+    }
+
+    /// From a config problem (JSON path `$.a.b[0].c`) under `prefix`.
+    pub fn from_problem(prefix: &[&str], problem: &monitor::config::Problem) -> Self {
+        let mut field: Vec<String> = prefix.iter().map(|s| (*s).to_owned()).collect();
+        field.extend(json_path_segments(&problem.path));
+        Self {
+            field,
+            message: problem.message.clone(),
+        }
+    }
+}
+
+/// `$.a.b[0].c` → `["a", "b", "0", "c"]`.
+pub fn json_path_segments(path: &str) -> Vec<String> {
+    path.trim_start_matches('$')
+        .split(['.', '['])
+        .map(|s| s.trim_end_matches(']'))
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Whether a tenant slug is valid: 2–63 characters of `[a-z0-9-]`, starting with a
+/// letter or digit.
+pub fn valid_tenant_slug(slug: &str) -> bool {
+    (2..=63).contains(&slug.len())
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-')
+}
+
+/// Longest name accepted for tenants, monitors, triggers, keys.
+pub const MAX_NAME: usize = 200;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_and_slugs() {
+        assert_eq!(
+            json_path_segments("$.match_conditions.events[0].expression"),
+            ["match_conditions", "events", "0", "expression"]
+        );
+        assert!(json_path_segments("$").is_empty());
+        assert!(valid_tenant_slug("acme-1"));
+        for bad in ["a", "-acme", "Acme", "acme_1", &"a".repeat(64)] {
+            assert!(!valid_tenant_slug(bad), "{bad}");
+        }
+    }
+}
