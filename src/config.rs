@@ -68,6 +68,9 @@ pub enum LogFormat {
 pub enum Command {
     /// Run everything in one process: API, orchestrator, watchers and workers.
     Serve(ServeArgs),
+    /// The block watcher role: one watcher per network across the fleet (leases on
+    /// Redis), publishing confirmed blocks to the networks' streams.
+    Watcher(WatcherArgs),
     /// Apply database migrations and exit.
     Migrate,
     /// Import an OpenZeppelin Monitor config directory into a tenant (created when it
@@ -147,9 +150,63 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub security: SecurityArgs,
 
+    #[command(flatten)]
+    pub watcher: WatcherTuning,
+
     /// Requests per minute allowed per address to callers without credentials.
     #[arg(long, env = "ANONYMOUS_REQUESTS_PER_MINUTE", default_value_t = 120)]
     pub anonymous_requests_per_minute: u64,
+}
+
+/// Settings every single-role process shares.
+#[derive(Debug, Clone, Args)]
+pub struct RoleArgs {
+    /// Address of the role's /healthz, /readyz and /metrics.
+    #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub bus: BusArgs,
+
+    #[command(flatten)]
+    pub security: SecurityArgs,
+}
+
+/// Settings of `watcher` (and of the watchers `serve` runs).
+#[derive(Debug, Clone, Args)]
+pub struct WatcherTuning {
+    /// This watcher's name in leases (default: a random id).
+    #[arg(long, env = "WATCHER_ID")]
+    pub watcher_id: Option<String>,
+
+    /// Seconds a network lease lives without renewal.
+    #[arg(long, env = "WATCHER_LEASE_TTL_SECS", default_value_t = 10)]
+    pub watcher_lease_ttl_secs: u64,
+
+    /// Blocks fetched per catch-up round.
+    #[arg(long, env = "WATCHER_BATCH", default_value_t = 20)]
+    pub watcher_batch: usize,
+
+    /// Blocks fetched at once during catch-up.
+    #[arg(long, env = "WATCHER_CONCURRENCY", default_value_t = 4)]
+    pub watcher_concurrency: usize,
+
+    /// On a network's first start, confirmed blocks before the head to publish too.
+    #[arg(long, env = "WATCHER_INITIAL_BACKFILL", default_value_t = 0)]
+    pub watcher_initial_backfill: u64,
+
+    /// Seconds between looks for networks to add or drop.
+    #[arg(long, env = "WATCHER_DISCOVERY_SECS", default_value_t = 5)]
+    pub watcher_discovery_secs: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WatcherArgs {
+    #[command(flatten)]
+    pub role: RoleArgs,
+
+    #[command(flatten)]
+    pub tuning: WatcherTuning,
 }
 
 /// Keys. Unset, each is generated on first use and kept in the data directory (fine for

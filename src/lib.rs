@@ -9,6 +9,7 @@ pub mod database;
 pub mod keys;
 pub mod ops;
 pub mod oz;
+pub mod roles;
 pub mod shutdown;
 pub mod startup;
 pub mod telemetry;

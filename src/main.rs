@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::Parser;
 use stellar_monitor::config::{Cli, Command};
 use stellar_monitor::database::{self, Target};
-use stellar_monitor::{bench, bootstrap, check, oz, shutdown, startup, telemetry};
+use stellar_monitor::{bench, bootstrap, check, oz, roles, shutdown, startup, telemetry};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -77,6 +77,7 @@ async fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Watcher(args) => roles::watcher(&cli.global, &args, shutdown::on_signal()).await,
         Command::Migrate => {
             let target = Target::resolve(cli.global.database_url.as_deref(), &cli.global.data_dir)?;
             let db = database::connect(&target, 2).await?;

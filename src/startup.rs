@@ -79,6 +79,8 @@ pub struct Application {
     db: DatabaseConnection,
     bus: Arc<dyn bus::Bus>,
     created: Option<Created>,
+    /// The in-process fleet: watchers (and, later, orchestrator and workers).
+    watcher: watcher::WatcherContext,
 }
 
 impl Application {
@@ -111,6 +113,12 @@ impl Application {
             serve.anonymous_requests_per_minute,
         )
         .await?;
+        let watchers = watcher::WatcherContext {
+            db: db.clone(),
+            bus: bus.clone(),
+            sealer: state.sealer.clone(),
+            options: crate::roles::watcher_options(&serve.watcher),
+        };
         let api = graphql::router(state).layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
         let router = ops::router(ops::Readiness {
             db: db.clone(),
@@ -126,6 +134,7 @@ impl Application {
             db,
             bus,
             created,
+            watcher: watchers,
         })
     }
 
@@ -152,6 +161,7 @@ impl Application {
     /// Serves until `shutdown` is cancelled, then finishes in-flight requests.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<()> {
         tracing::info!(addr = %self.local_addr(), bus = self.bus.kind(), "serving");
+        let fleet = tokio::spawn(watcher::run(self.watcher.clone(), shutdown.clone()));
         axum::serve(
             self.listener,
             self.router
@@ -160,6 +170,8 @@ impl Application {
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
         .context("HTTP server")?;
+        // The fleet finishes its current block and releases its leases.
+        let _ = fleet.await;
         self.db.close().await.context("closing the database")?;
         Ok(())
     }

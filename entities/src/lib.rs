@@ -18,6 +18,7 @@ pub mod network_cursors;
 pub mod networks;
 pub mod refresh_tokens;
 pub mod scope;
+pub mod secrets;
 pub mod tenant_cursors;
 pub mod tenant_monitors;
 pub mod tenant_networks;

@@ -12,6 +12,8 @@ pub struct Model {
     pub network_key: String,
     pub block_number: i64,
     pub block_hash: String,
+    /// Position in the network's block stream of this block's message.
+    pub stream_seq: i64,
     pub updated_at: DateTimeUtc,
 }
 

@@ -9,7 +9,8 @@ pub mod error;
 pub mod quotas;
 pub mod ratelimit;
 pub mod schema;
-pub mod secrets;
+/// Sealing secrets at rest lives with the data layer; re-exported for the API's users.
+pub use entities::secrets;
 pub mod services;
 
 use std::net::SocketAddr;

@@ -8,6 +8,7 @@ mod append_only;
 mod ddl;
 mod m20261129_000001_initial;
 mod m20261129_000002_invitations;
+mod m20261129_000003_stream_positions;
 pub mod rls;
 
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261129_000001_initial::Migration),
             Box::new(m20261129_000002_invitations::Migration),
+            Box::new(m20261129_000003_stream_positions::Migration),
         ]
     }
 }

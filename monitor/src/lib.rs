@@ -10,6 +10,7 @@ pub mod intern;
 pub mod loadgen;
 pub mod matcher;
 pub mod matches;
+pub mod rpc;
 pub mod rules;
 pub mod stellar;
 pub mod value;

@@ -243,6 +243,7 @@ pub async fn seed_tenant(db: &DatabaseConnection, slug: &str, catalog_id: Uuid) 
         network_key: Set("ethereum_mainnet".to_owned()),
         block_number: Set(21_306_058),
         block_hash: Set("0xabc".to_owned()),
+        stream_seq: Set(1),
         updated_at: Set(now),
     })
     .await

@@ -6,7 +6,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
-use stellar_monitor::config::{BusArgs, GlobalArgs, LogFormat, SecurityArgs, ServeArgs};
+use stellar_monitor::config::{
+    BusArgs, GlobalArgs, LogFormat, SecurityArgs, ServeArgs, WatcherTuning,
+};
 use stellar_monitor::database::{self, Target};
 use stellar_monitor::startup::Application;
 use tempfile::TempDir;
@@ -122,6 +124,18 @@ fn global_args(database_url: Option<String>, data_dir: PathBuf) -> GlobalArgs {
     }
 }
 
+/// Fast watcher settings for tests.
+pub fn test_watcher_tuning() -> WatcherTuning {
+    WatcherTuning {
+        watcher_id: None,
+        watcher_lease_ttl_secs: 2,
+        watcher_batch: 50,
+        watcher_concurrency: 4,
+        watcher_initial_backfill: 0,
+        watcher_discovery_secs: 1,
+    }
+}
+
 fn serve_args(redis_url: Option<String>, prefix: String) -> ServeArgs {
     ServeArgs {
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -139,6 +153,7 @@ fn serve_args(redis_url: Option<String>, prefix: String) -> ServeArgs {
             refresh_token_ttl_secs: 3600,
         },
         anonymous_requests_per_minute: 1_000,
+        watcher: test_watcher_tuning(),
     }
 }
 

@@ -1,4 +1,5 @@
-//! Secrets at rest: trigger secrets (webhook URLs and signing secrets, bot tokens, SMTP
+//! Secrets at rest (shared by the API, which seals, and the workers and watchers, which
+//! open): trigger secrets (webhook URLs and signing secrets, bot tokens, SMTP
 //! passwords) and private networks' RPC URLs are sealed with AES-256-GCM before they
 //! are stored, and never returned by the API in clear.
 
