@@ -6,6 +6,16 @@ cd "$(dirname "$0")/.."
 
 scripts/services.sh
 
+# Anvil (a real EVM node) for the chain tests, from npm, kept in a fixed cache.
+TOOLS="${SM_TOOLS_DIR:-$HOME/.cache/stellar-monitor/node}"
+if [ ! -x "$TOOLS/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil" ]; then
+  mkdir -p "$TOOLS"
+  [ -f "$TOOLS/package.json" ] || echo '{"name":"sm-test-tools","private":true}' > "$TOOLS/package.json"
+  (cd "$TOOLS" && npm install --no-audit --no-fund --silent \
+    @foundry-rs/anvil-linux-amd64@1.7.1 @foundry-rs/cast-linux-amd64@1.7.1)
+fi
+export ANVIL_BIN="${ANVIL_BIN:-$TOOLS/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil}"
+
 export TEST_PG_ADMIN_URL="${TEST_PG_ADMIN_URL:-postgres://sm_admin:sm_admin@127.0.0.1:5432/postgres}"
 export TEST_PG_APP_USER="${TEST_PG_APP_USER:-sm_app}"
 export TEST_PG_APP_PASSWORD="${TEST_PG_APP_PASSWORD:-sm_app}"

@@ -88,6 +88,24 @@ impl TestApp {
             .to_owned()
     }
 
+    /// Creates a private EVM network on `url` with `confirmations`; returns its id.
+    pub async fn network_at(&self, c: &Client, slug: &str, urls: &[(&str, u32)], confirmations: u64) -> String {
+        let mut n = evm_network(slug);
+        n["rpc_urls"] = urls
+            .iter()
+            .map(|(url, weight)| json!({"type_": "rpc", "url": {"type": "plain", "value": url}, "weight": weight}))
+            .collect();
+        n["confirmation_blocks"] = confirmations.into();
+        n["block_time_ms"] = 200.into();
+        let r = self
+            .gql(c, "mutation($n: JSON!) { createPrivateNetwork(input: {ozJson: $n}) { network { id } userErrors { field message } } }", json!({"n": n}))
+            .await;
+        r["data"]["createPrivateNetwork"]["network"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("network: {r}"))
+            .to_owned()
+    }
+
     /// Creates a webhook trigger `slug`; returns its id.
     pub async fn trigger(&self, c: &Client, slug: &str) -> String {
         let r = self

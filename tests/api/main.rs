@@ -1,6 +1,8 @@
 //! Integration tests, linked into one binary. Each module covers one area; `helpers`
 //! starts apps and databases, `fixtures` seeds data.
 
+mod anvil;
+mod chain_watcher;
 mod cli;
 mod compat;
 mod compat_config;
