@@ -4,7 +4,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 pub struct Anvil {
     child: Child,
@@ -25,7 +25,11 @@ pub fn token_artifact() -> Value {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Anvil {
@@ -42,7 +46,13 @@ impl Anvil {
         };
         let port = free_port();
         let child = Command::new(bin)
-            .args(["--port", &port.to_string(), "--silent", "--chain-id", "31337"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--silent",
+                "--chain-id",
+                "31337",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -80,7 +90,9 @@ impl Anvil {
     }
 
     pub async fn rpc(&self, method: &str, params: Value) -> Value {
-        self.try_rpc(method, params).await.unwrap_or_else(|e| panic!("{method}: {e}"))
+        self.try_rpc(method, params)
+            .await
+            .unwrap_or_else(|e| panic!("{method}: {e}"))
     }
 
     pub async fn accounts(&self) -> Vec<String> {
@@ -88,11 +100,23 @@ impl Anvil {
     }
 
     pub async fn block_number(&self) -> u64 {
-        u64::from_str_radix(self.rpc("eth_blockNumber", json!([])).await.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+        u64::from_str_radix(
+            self.rpc("eth_blockNumber", json!([]))
+                .await
+                .as_str()
+                .unwrap()
+                .trim_start_matches("0x"),
+            16,
+        )
+        .unwrap()
     }
 
     pub async fn block_hash(&self, n: u64) -> String {
-        self.rpc("eth_getBlockByNumber", json!([format!("0x{n:x}"), false])).await["hash"].as_str().unwrap().to_owned()
+        self.rpc("eth_getBlockByNumber", json!([format!("0x{n:x}"), false]))
+            .await["hash"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     pub async fn automine(&self, on: bool) {
@@ -108,7 +132,11 @@ impl Anvil {
         if let Some(to) = to {
             tx["to"] = to.into();
         }
-        self.rpc("eth_sendTransaction", json!([tx])).await.as_str().unwrap().to_owned()
+        self.rpc("eth_sendTransaction", json!([tx]))
+            .await
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     pub async fn receipt(&self, hash: &str) -> Value {
@@ -131,6 +159,11 @@ impl Anvil {
     /// Sends `token.transfer(to, amount)` from `from` (not mined).
     pub async fn transfer(&self, token: &str, from: &str, to: &str, amount: u64) -> String {
         let to = to.trim_start_matches("0x");
-        self.send(from, Some(token), &format!("0xa9059cbb{:0>64}{amount:064x}", to)).await
+        self.send(
+            from,
+            Some(token),
+            &format!("0xa9059cbb{:0>64}{amount:064x}", to),
+        )
+        .await
     }
 }

@@ -89,7 +89,13 @@ impl TestApp {
     }
 
     /// Creates a private EVM network on `url` with `confirmations`; returns its id.
-    pub async fn network_at(&self, c: &Client, slug: &str, urls: &[(&str, u32)], confirmations: u64) -> String {
+    pub async fn network_at(
+        &self,
+        c: &Client,
+        slug: &str,
+        urls: &[(&str, u32)],
+        confirmations: u64,
+    ) -> String {
         let mut n = evm_network(slug);
         n["rpc_urls"] = urls
             .iter()

@@ -15,6 +15,9 @@ use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+/// The key every test app seals secrets with (processes started by tests share it).
+pub const SECRETS_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
 /// Password of the admin every test app bootstraps with.
 pub const ADMIN_EMAIL: &str = "admin@example.com";
 pub const ADMIN_PASSWORD: &str = "test-admin-password";
@@ -77,7 +80,10 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// `Some` when the app runs on Redis.
     pub redis_prefix: Option<String>,
+    /// `Some` when the app runs on PostgreSQL: its database's URL.
+    pub database_url: Option<String>,
     shutdown: CancellationToken,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _data_dir: Option<TempDir>,
 }
 
@@ -88,6 +94,14 @@ impl Drop for TestApp {
 }
 
 impl TestApp {
+    /// Stops the app gracefully and waits for it (its watchers release their leases).
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
@@ -148,7 +162,7 @@ fn serve_args(redis_url: Option<String>, prefix: String) -> ServeArgs {
         security: SecurityArgs {
             jwt_secret: Some("test-jwt-secret-test-jwt-secret-0123456789".to_owned()),
             jwt_previous_secrets: vec![],
-            secrets_key: Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_owned()),
+            secrets_key: Some(SECRETS_KEY.to_owned()),
             access_token_ttl_secs: 900,
             refresh_token_ttl_secs: 3600,
         },
@@ -164,7 +178,7 @@ async fn start(global: GlobalArgs, serve: ServeArgs, data_dir: Option<TempDir>) 
     let addr = app.local_addr();
     let db = app.db().clone();
     let shutdown = CancellationToken::new();
-    tokio::spawn(app.run_until_stopped(shutdown.clone()));
+    let task = tokio::spawn(app.run_until_stopped(shutdown.clone()));
     TestApp {
         addr,
         db,
@@ -174,18 +188,27 @@ async fn start(global: GlobalArgs, serve: ServeArgs, data_dir: Option<TempDir>) 
             .redis_url
             .is_some()
             .then_some(serve.bus.redis_key_prefix),
+        database_url: global.database_url.clone(),
         shutdown,
+        task: Some(task),
         _data_dir: data_dir,
     }
 }
 
 /// The app on its own PostgreSQL database and Redis prefix.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_tuned(test_watcher_tuning()).await
+}
+
+/// [`spawn_app`] with other watcher settings.
+pub async fn spawn_app_tuned(watcher: WatcherTuning) -> TestApp {
     let url = postgres_database().await;
     let dir = tempfile::tempdir().unwrap();
+    let mut serve = serve_args(Some(redis_url()), redis_prefix());
+    serve.watcher = watcher;
     start(
         global_args(Some(url), dir.path().to_owned()),
-        serve_args(Some(redis_url()), redis_prefix()),
+        serve,
         Some(dir),
     )
     .await

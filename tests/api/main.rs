@@ -2,6 +2,8 @@
 //! starts apps and databases, `fixtures` seeds data.
 
 mod anvil;
+mod chain_failover;
+mod chain_stellar;
 mod chain_watcher;
 mod cli;
 mod compat;
