@@ -194,16 +194,15 @@ async fn every_block_is_published_once_in_order_with_its_receipt_statuses() {
     );
 }
 
+/// Calls forwarded, by method.
+type Counts = Arc<Mutex<HashMap<String, u64>>>;
+
 /// A JSON-RPC proxy that counts the calls it forwards, by method.
-async fn counting_proxy(upstream: String) -> (String, Arc<Mutex<HashMap<String, u64>>>) {
-    let counts: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
+async fn counting_proxy(upstream: String) -> (String, Counts) {
+    let counts: Counts = Arc::default();
     let state = (upstream, counts.clone(), reqwest::Client::new());
     async fn forward(
-        State((upstream, counts, http)): State<(
-            String,
-            Arc<Mutex<HashMap<String, u64>>>,
-            reqwest::Client,
-        )>,
+        State((upstream, counts, http)): State<(String, Counts, reqwest::Client)>,
         Json(body): Json<Value>,
     ) -> Json<Value> {
         {
