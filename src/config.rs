@@ -126,6 +126,28 @@ pub enum BenchCommand {
         #[arg(long, env = "SM_COMPAT_DIR")]
         compat_dir: Option<PathBuf>,
     },
+    /// A watcher catching up on an EVM node (e.g. a local Anvil); prints one JSON line.
+    Watcher {
+        /// The node's JSON-RPC URL.
+        #[arg(long, default_value = "http://127.0.0.1:8545")]
+        rpc_url: String,
+        /// Blocks to catch up on.
+        #[arg(long, default_value_t = 500)]
+        blocks: u64,
+        /// First fill the node (an Anvil with unlocked accounts) with this many blocks
+        /// of ERC-20 transfers, some reverting.
+        #[arg(long)]
+        populate: bool,
+        /// Transfers per populated block.
+        #[arg(long, default_value_t = 50)]
+        txs_per_block: u64,
+        /// Blocks fetched at once.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// Blocks per catch-up round.
+        #[arg(long, default_value_t = 20)]
+        batch: usize,
+    },
 }
 
 /// Settings of `serve`.

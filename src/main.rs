@@ -43,7 +43,7 @@ async fn run(cli: Cli) -> Result<()> {
             app.run_until_stopped(shutdown::on_signal()).await
         }
         Command::Bench(command) => {
-            println!("{}", bench::run(command)?);
+            println!("{}", bench::run(command).await?);
             Ok(())
         }
         Command::Check { dir } => {
