@@ -252,11 +252,11 @@ pub async fn watcher_bench(
         .await?;
     let (mut txs, mut logs) = (0usize, 0usize);
     for e in &entries {
-        if let Ok(m) = bus::blocks::BlockMessage::decode(&e.payload) {
-            if let Some(bus::blocks::ChainBlock::Evm(b)) = m.block {
-                txs += b.block.transactions.len();
-                logs += b.receipts.iter().map(|r| r.logs.len()).sum::<usize>();
-            }
+        if let Ok(m) = bus::blocks::BlockMessage::decode(&e.payload)
+            && let Some(bus::blocks::ChainBlock::Evm(b)) = m.block
+        {
+            txs += b.block.transactions.len();
+            logs += b.receipts.iter().map(|r| r.logs.len()).sum::<usize>();
         }
     }
     let n = entries.len().max(1) as f64;
