@@ -71,6 +71,22 @@ pub enum Command {
     /// The block watcher role: one watcher per network across the fleet (leases on
     /// Redis), publishing confirmed blocks to the networks' streams.
     Watcher(WatcherArgs),
+    /// Evaluate one OZ monitor over a block range of a network, sending nothing; prints
+    /// each match (OZ JSON, one per line) and a summary.
+    TestMonitor {
+        /// The monitor file (OZ Monitor JSON).
+        #[arg(long)]
+        monitor: PathBuf,
+        /// The network file (OZ Monitor JSON), whose RPC URLs are used.
+        #[arg(long)]
+        network: PathBuf,
+        /// First block (ledger).
+        #[arg(long)]
+        block: u64,
+        /// Last block, inclusive (default: --block).
+        #[arg(long)]
+        to: Option<u64>,
+    },
     /// Apply database migrations and exit.
     Migrate,
     /// Import an OpenZeppelin Monitor config directory into a tenant (created when it

@@ -78,6 +78,18 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Watcher(args) => roles::watcher(&cli.global, &args, shutdown::on_signal()).await,
+        Command::TestMonitor {
+            monitor,
+            network,
+            block,
+            to,
+        } => {
+            print!(
+                "{}",
+                check::test_monitor(&monitor, &network, block, to).await?
+            );
+            Ok(())
+        }
         Command::Migrate => {
             let target = Target::resolve(cli.global.database_url.as_deref(), &cli.global.data_dir)?;
             let db = database::connect(&target, 2).await?;

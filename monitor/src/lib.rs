@@ -4,6 +4,7 @@
 //! is plain data in, plain data out, so every other crate can build on it.
 
 pub mod config;
+pub mod dry_run;
 pub mod evm;
 pub mod filter;
 pub mod intern;

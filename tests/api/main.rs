@@ -11,6 +11,7 @@ mod compat_config;
 mod compat_evm;
 mod compat_stellar;
 mod constraints;
+mod dry_run;
 mod fixtures;
 mod gql;
 mod gql_audit;

@@ -255,3 +255,17 @@ pub struct AuditFilterInput {
     pub resource_type: Option<String>,
     pub since: Option<DateTime<Utc>>,
 }
+
+#[derive(InputObject)]
+pub struct TestMonitorInput {
+    /// A saved monitor...
+    pub monitor_id: Option<async_graphql::ID>,
+    /// ...or a draft.
+    pub draft: Option<MonitorDraftInput>,
+    /// The tenant's network slug.
+    pub network: String,
+    /// First block (decimal string: block numbers exceed 32 bits).
+    pub from_block: String,
+    /// Last block, inclusive (default: `fromBlock`).
+    pub to_block: Option<String>,
+}

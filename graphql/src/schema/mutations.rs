@@ -7,7 +7,7 @@ use super::inputs::*;
 use super::types::*;
 use super::uuid;
 use crate::context::{Perm, Platform, authorize, principal, request, state};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::services::{self, UserError};
 
 #[derive(Default)]
@@ -86,6 +86,13 @@ pub struct ImportItem {
     pub file: String,
     /// `created`, `invalid`, or `not_created` (valid, but the import was refused).
     pub status: String,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(SimpleObject)]
+pub struct TestMonitorPayload {
+    /// What would have fired, each match in OZ Monitor's JSON shape. Nothing was sent.
+    pub matches: Vec<async_graphql::Json<serde_json::Value>>,
     pub user_errors: Vec<UserError>,
 }
 
@@ -474,6 +481,52 @@ impl Mutation {
         Ok(DeliveryPayload {
             delivery: row.into(),
         })
+    }
+
+    /// Evaluates a saved or draft monitor over a block range and returns what would
+    /// have fired; nothing is stored or sent.
+    #[graphql(guard = "Perm::new(\"monitors\", \"read\")")]
+    async fn test_monitor(
+        &self,
+        ctx: &Context<'_>,
+        input: TestMonitorInput,
+    ) -> ApiResult<TestMonitorPayload> {
+        let (_, t) = authorize(ctx, "monitors", "read")?;
+        let subject = match (&input.monitor_id, &input.draft) {
+            (Some(id), None) => services::dry_run::Subject::Saved(uuid(id)?),
+            (None, Some(draft)) => {
+                let (json, prefix) = draft.resolve("draft")?;
+                services::dry_run::Subject::Draft { json, prefix }
+            }
+            _ => return Err(ApiError::bad_input("give exactly one of monitorId or draft").into()),
+        };
+        let block = |s: &str| {
+            s.trim()
+                .parse::<u64>()
+                .map_err(|_| ApiError::bad_input(format!("{s:?} is not a block number")))
+        };
+        let from = block(&input.from_block)?;
+        let to = input
+            .to_block
+            .as_deref()
+            .map(block)
+            .transpose()?
+            .unwrap_or(from);
+        match services::dry_run::test_monitor(state(ctx), t, subject, &input.network, from, to)
+            .await?
+        {
+            Ok(matches) => Ok(TestMonitorPayload {
+                matches: matches
+                    .iter()
+                    .map(|m| async_graphql::Json(serde_json::to_value(m).unwrap_or_default()))
+                    .collect(),
+                user_errors: Vec::new(),
+            }),
+            Err(user_errors) => Ok(TestMonitorPayload {
+                matches: Vec::new(),
+                user_errors,
+            }),
+        }
     }
 
     /// Imports an OZ Monitor configuration set, all or nothing.

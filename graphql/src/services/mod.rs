@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod alerts;
 pub mod api_keys;
+pub mod dry_run;
 pub mod import;
 pub mod members;
 pub mod monitors;
