@@ -71,6 +71,12 @@ pub enum Command {
     /// The block watcher role: one watcher per network across the fleet (leases on
     /// Redis), publishing confirmed blocks to the networks' streams.
     Watcher(WatcherArgs),
+    /// The worker role: takes the tenants the orchestrator assigns it, evaluates their
+    /// monitors on every block of their networks and writes alerts.
+    Worker(WorkerArgs),
+    /// The orchestrator role: one leader among replicas assigns tenants to live workers
+    /// (consistent-hash ring with a bounded-load cap).
+    Orchestrator(OrchestratorArgs),
     /// Evaluate one OZ monitor over a block range of a network, sending nothing; prints
     /// each match (OZ JSON, one per line) and a summary.
     TestMonitor {
@@ -191,6 +197,16 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub watcher: WatcherTuning,
 
+    /// Workers run in this process (the orchestrator spreads tenants over them).
+    #[arg(long, env = "WORKERS", default_value_t = 4)]
+    pub workers: usize,
+
+    #[command(flatten)]
+    pub worker: WorkerTuning,
+
+    #[command(flatten)]
+    pub orchestrator: OrchestratorTuning,
+
     /// Requests per minute allowed per address to callers without credentials.
     #[arg(long, env = "ANONYMOUS_REQUESTS_PER_MINUTE", default_value_t = 120)]
     pub anonymous_requests_per_minute: u64,
@@ -245,6 +261,91 @@ pub struct WatcherArgs {
 
     #[command(flatten)]
     pub tuning: WatcherTuning,
+}
+
+/// Settings of `worker` (and of the workers `serve` runs).
+#[derive(Debug, Clone, Args)]
+pub struct WorkerTuning {
+    /// This worker's id in the fleet (default: the host name; in `serve`, the host name
+    /// and the worker's number). Give each worker process its own.
+    #[arg(long, env = "WORKER_ID")]
+    pub worker_id: Option<String>,
+
+    /// Milliseconds between heartbeats.
+    #[arg(long, env = "WORKER_HEARTBEAT_INTERVAL_MS", default_value_t = 1_000)]
+    pub worker_heartbeat_interval_ms: u64,
+
+    /// Milliseconds a heartbeat lives: a worker silent this long is dead and its tenants
+    /// move.
+    #[arg(long, env = "WORKER_HEARTBEAT_TIMEOUT_MS", default_value_t = 5_000)]
+    pub worker_heartbeat_timeout_ms: u64,
+
+    /// Milliseconds between looks at idle block streams.
+    #[arg(long, env = "WORKER_POLL_MS", default_value_t = 50)]
+    pub worker_poll_ms: u64,
+
+    /// Stream messages read at once per network.
+    #[arg(long, env = "WORKER_READ_BATCH", default_value_t = 50)]
+    pub worker_read_batch: usize,
+
+    /// Milliseconds between stores of advanced cursors.
+    #[arg(long, env = "WORKER_CURSOR_FLUSH_MS", default_value_t = 1_000)]
+    pub worker_cursor_flush_ms: u64,
+
+    /// Seconds between full reloads of the held tenants' configuration.
+    #[arg(long, env = "WORKER_RECONCILE_SECS", default_value_t = 60)]
+    pub worker_reconcile_secs: u64,
+
+    /// Stream messages a worker may fall behind before `/readyz` fails.
+    #[arg(long, env = "WORKER_MAX_LAG", default_value_t = 100)]
+    pub worker_max_lag: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub role: RoleArgs,
+
+    #[command(flatten)]
+    pub tuning: WorkerTuning,
+}
+
+/// Settings of `orchestrator` (and of the one `serve` runs).
+#[derive(Debug, Clone, Args)]
+pub struct OrchestratorTuning {
+    /// This replica's name in the leader lease (default: a random id).
+    #[arg(long, env = "ORCHESTRATOR_ID")]
+    pub orchestrator_id: Option<String>,
+
+    /// Milliseconds between assignment rounds of the leader.
+    #[arg(long, env = "ORCHESTRATOR_TICK_MS", default_value_t = 500)]
+    pub orchestrator_tick_ms: u64,
+
+    /// Seconds the leader lease lives without renewal.
+    #[arg(long, env = "ORCHESTRATOR_LEASE_TTL_SECS", default_value_t = 10)]
+    pub orchestrator_lease_ttl_secs: u64,
+
+    /// Cap on a worker's load as a multiple of the mean (bounded-load hashing).
+    #[arg(long, env = "ORCHESTRATOR_LOAD_FACTOR", default_value_t = 1.25)]
+    pub orchestrator_load_factor: f64,
+
+    /// Virtual nodes per worker on the ring.
+    #[arg(long, env = "ORCHESTRATOR_VNODES", default_value_t = 160)]
+    pub orchestrator_vnodes: usize,
+
+    /// Milliseconds a new leader waits before its first assignment, so workers starting
+    /// with it have heartbeated (at least the workers' heartbeat interval).
+    #[arg(long, env = "ORCHESTRATOR_STARTUP_GRACE_MS", default_value_t = 2_000)]
+    pub orchestrator_startup_grace_ms: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct OrchestratorArgs {
+    #[command(flatten)]
+    pub role: RoleArgs,
+
+    #[command(flatten)]
+    pub tuning: OrchestratorTuning,
 }
 
 /// Keys. Unset, each is generated on first use and kept in the data directory (fine for

@@ -12,4 +12,5 @@ pub mod oz;
 pub mod roles;
 pub mod shutdown;
 pub mod startup;
+pub mod supervise;
 pub mod telemetry;

@@ -78,6 +78,10 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Watcher(args) => roles::watcher(&cli.global, &args, shutdown::on_signal()).await,
+        Command::Worker(args) => roles::worker(&cli.global, &args, shutdown::on_signal()).await,
+        Command::Orchestrator(args) => {
+            roles::orchestrator(&cli.global, &args, shutdown::on_signal()).await
+        }
         Command::TestMonitor {
             monitor,
             network,

@@ -21,6 +21,9 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct Readiness {
     pub db: DatabaseConnection,
     pub bus: Arc<dyn bus::Bus>,
+    /// The workers of this process, when it runs any: one too far behind makes the
+    /// process not ready.
+    pub fleet: Option<Arc<orchestrator::FleetHealth>>,
 }
 
 pub fn router(readiness: Readiness) -> Router {
@@ -42,7 +45,18 @@ async fn readyz(State(r): State<Readiness>) -> Response {
         Ok(Err(e)) => format!("error: {e}"),
         Err(_) => "error: timed out".to_owned(),
     };
-    let ready = database == "ok" && bus == "ok";
+    let lagging = r.fleet.as_ref().map(|f| f.lagging()).unwrap_or_default();
+    let workers = r.fleet.as_ref().map(|f| {
+        json!({
+            "maxLag": f.max_lag,
+            "workers": f.snapshot().into_values().map(|hb| json!({
+                "id": hb.worker, "epoch": hb.epoch, "tenants": hb.tenants, "lag": hb.lag,
+                "errors": hb.errors, "blocksProcessed": hb.blocks_processed,
+            })).collect::<Vec<_>>(),
+            "lagging": lagging.iter().map(|(w, n, lag)| json!({"worker": w, "network": n, "lag": lag})).collect::<Vec<_>>(),
+        })
+    });
+    let ready = database == "ok" && bus == "ok" && lagging.is_empty();
     let status = if ready {
         StatusCode::OK
     } else {
@@ -51,7 +65,9 @@ async fn readyz(State(r): State<Readiness>) -> Response {
     metrics::gauge!("stellar_monitor_ready").set(if ready { 1.0 } else { 0.0 });
     (
         status,
-        Json(json!({ "database": database, "bus": bus, "bus_kind": r.bus.kind() })),
+        Json(json!({
+            "database": database, "bus": bus, "bus_kind": r.bus.kind(), "workers": workers,
+        })),
     )
         .into_response()
 }

@@ -1,4 +1,4 @@
-//! The single-role processes a fleet runs (`watcher`, later `worker`, `orchestrator`,
+//! The single-role processes a fleet runs (`watcher`, `worker`, `orchestrator`, later
 //! `api`), each with its operational endpoints.
 
 use std::net::SocketAddr;
@@ -10,7 +10,10 @@ use entities::secrets::Sealer;
 use sea_orm::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{GlobalArgs, RoleArgs, WatcherArgs, WatcherTuning};
+use crate::config::{
+    GlobalArgs, OrchestratorArgs, OrchestratorTuning, RoleArgs, WatcherArgs, WatcherTuning,
+    WorkerArgs, WorkerTuning,
+};
 use crate::database::{self, Target};
 use crate::{keys, ops};
 
@@ -49,6 +52,7 @@ pub async fn open(global: &GlobalArgs, role: &RoleArgs, name: &str) -> Result<Ro
 pub async fn serve_ops(
     listen: SocketAddr,
     ctx: &RoleContext,
+    fleet: Option<Arc<orchestrator::FleetHealth>>,
     shutdown: CancellationToken,
 ) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
@@ -58,6 +62,7 @@ pub async fn serve_ops(
     let router = ops::router(ops::Readiness {
         db: ctx.db.clone(),
         bus: ctx.bus.clone(),
+        fleet,
     })
     .layer(axum::middleware::from_fn(ops::track_http));
     tracing::info!(addr = %listener.local_addr()?, "operational endpoints");
@@ -100,6 +105,107 @@ pub async fn watcher(
         },
         shutdown.clone(),
     );
-    let (_, ops) = tokio::join!(watch, serve_ops(args.role.listen, &ctx, shutdown.clone()));
+    let (_, ops) = tokio::join!(
+        watch,
+        serve_ops(args.role.listen, &ctx, None, shutdown.clone())
+    );
+    ops
+}
+
+/// Worker settings; `default_id` names the worker when `WORKER_ID` is unset.
+pub fn worker_options(t: &WorkerTuning, default_id: String) -> orchestrator::worker::WorkerOptions {
+    let ms = |v: u64| Duration::from_millis(v.max(1));
+    orchestrator::worker::WorkerOptions {
+        id: t.worker_id.clone().unwrap_or(default_id),
+        heartbeat_interval: ms(t.worker_heartbeat_interval_ms),
+        heartbeat_ttl: ms(t
+            .worker_heartbeat_timeout_ms
+            .max(t.worker_heartbeat_interval_ms * 2)),
+        poll_interval: ms(t.worker_poll_ms),
+        read_batch: t.worker_read_batch.max(1),
+        cursor_flush_interval: ms(t.worker_cursor_flush_ms),
+        reconcile_interval: Duration::from_secs(t.worker_reconcile_secs.max(1)),
+        ..Default::default()
+    }
+}
+
+pub fn orchestrator_options(t: &OrchestratorTuning) -> orchestrator::leader::OrchestratorOptions {
+    let mut o = orchestrator::leader::OrchestratorOptions {
+        tick: Duration::from_millis(t.orchestrator_tick_ms.max(10)),
+        lease_ttl: Duration::from_secs(t.orchestrator_lease_ttl_secs.max(1)),
+        load_factor: if t.orchestrator_load_factor >= 1.0 {
+            t.orchestrator_load_factor
+        } else {
+            orchestrator::ring::DEFAULT_LOAD_FACTOR
+        },
+        vnodes: t.orchestrator_vnodes.clamp(1, 10_000),
+        startup_grace: Duration::from_millis(t.orchestrator_startup_grace_ms),
+        ..Default::default()
+    };
+    if let Some(id) = &t.orchestrator_id {
+        o.id = id.clone();
+    }
+    o
+}
+
+/// The host name, for default worker ids.
+pub fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty())
+        })
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+/// `stellar-monitor worker`.
+pub async fn worker(
+    global: &GlobalArgs,
+    args: &WorkerArgs,
+    shutdown: CancellationToken,
+) -> Result<()> {
+    let ctx = open(global, &args.role, "worker").await?;
+    let health = Arc::new(orchestrator::FleetHealth::new(args.tuning.worker_max_lag));
+    let context = orchestrator::worker::WorkerContext {
+        db: ctx.db.clone(),
+        bus: ctx.bus.clone(),
+        plans: Arc::new(policies::Plans::builtin()),
+        options: worker_options(&args.tuning, hostname()),
+        health: health.clone(),
+    };
+    let stop = shutdown.clone();
+    let worker = crate::supervise::supervise("worker".into(), shutdown.clone(), move || {
+        orchestrator::worker::run(context.clone(), stop.clone())
+    });
+    let (_, ops) = tokio::join!(
+        worker,
+        serve_ops(args.role.listen, &ctx, Some(health), shutdown.clone())
+    );
+    ops
+}
+
+/// `stellar-monitor orchestrator`.
+pub async fn orchestrator(
+    global: &GlobalArgs,
+    args: &OrchestratorArgs,
+    shutdown: CancellationToken,
+) -> Result<()> {
+    let ctx = open(global, &args.role, "orchestrator").await?;
+    let run = orchestrator::leader::run(
+        orchestrator::leader::OrchestratorContext {
+            db: ctx.db.clone(),
+            bus: ctx.bus.clone(),
+            options: orchestrator_options(&args.tuning),
+        },
+        shutdown.clone(),
+    );
+    let (_, ops) = tokio::join!(
+        run,
+        serve_ops(args.role.listen, &ctx, None, shutdown.clone())
+    );
     ops
 }

@@ -79,8 +79,10 @@ pub struct Application {
     db: DatabaseConnection,
     bus: Arc<dyn bus::Bus>,
     created: Option<Created>,
-    /// The in-process fleet: watchers (and, later, orchestrator and workers).
+    /// The in-process fleet: watchers, the orchestrator and the workers.
     watcher: watcher::WatcherContext,
+    orchestrator: orchestrator::leader::OrchestratorContext,
+    workers: Vec<orchestrator::worker::WorkerContext>,
 }
 
 impl Application {
@@ -119,10 +121,31 @@ impl Application {
             sealer: state.sealer.clone(),
             options: crate::roles::watcher_options(&serve.watcher),
         };
+        let orchestrator = orchestrator::leader::OrchestratorContext {
+            db: db.clone(),
+            bus: bus.clone(),
+            options: crate::roles::orchestrator_options(&serve.orchestrator),
+        };
+        let health = Arc::new(orchestrator::FleetHealth::new(serve.worker.worker_max_lag));
+        let host = crate::roles::hostname();
+        let workers = (0..serve.workers)
+            .map(|i| {
+                let mut tuning = serve.worker.clone();
+                tuning.worker_id = tuning.worker_id.as_ref().map(|id| format!("{id}-{i}"));
+                orchestrator::worker::WorkerContext {
+                    db: db.clone(),
+                    bus: bus.clone(),
+                    plans: state.plans.clone(),
+                    options: crate::roles::worker_options(&tuning, format!("{host}-{i}")),
+                    health: health.clone(),
+                }
+            })
+            .collect();
         let api = graphql::router(state).layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
         let router = ops::router(ops::Readiness {
             db: db.clone(),
             bus: bus.clone(),
+            fleet: (serve.workers > 0).then_some(health),
         })
         .merge(api)
         .layer(axum::middleware::from_fn(ops::track_http));
@@ -135,6 +158,8 @@ impl Application {
             bus,
             created,
             watcher: watchers,
+            orchestrator,
+            workers,
         })
     }
 
@@ -161,7 +186,26 @@ impl Application {
     /// Serves until `shutdown` is cancelled, then finishes in-flight requests.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<()> {
         tracing::info!(addr = %self.local_addr(), bus = self.bus.kind(), "serving");
-        let fleet = tokio::spawn(watcher::run(self.watcher.clone(), shutdown.clone()));
+        use crate::supervise::supervise;
+        let mut fleet = Vec::new();
+        let (w, stop) = (self.watcher.clone(), shutdown.clone());
+        fleet.push(supervise("watcher".into(), shutdown.clone(), move || {
+            watcher::run(w.clone(), stop.clone())
+        }));
+        let (o, stop) = (self.orchestrator.clone(), shutdown.clone());
+        fleet.push(supervise(
+            "orchestrator".into(),
+            shutdown.clone(),
+            move || orchestrator::leader::run(o.clone(), stop.clone()),
+        ));
+        for w in &self.workers {
+            let (w, stop) = (w.clone(), shutdown.clone());
+            fleet.push(supervise(
+                format!("worker {}", w.options.id),
+                shutdown.clone(),
+                move || orchestrator::worker::run(w.clone(), stop.clone()),
+            ));
+        }
         axum::serve(
             self.listener,
             self.router
@@ -170,8 +214,10 @@ impl Application {
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
         .context("HTTP server")?;
-        // The fleet finishes its current block and releases its leases.
-        let _ = fleet.await;
+        // The fleet finishes its current block, stores cursors and releases its leases.
+        for task in fleet {
+            let _ = task.await;
+        }
         self.db.close().await.context("closing the database")?;
         Ok(())
     }

@@ -34,6 +34,9 @@ pub struct BlockMessage {
     pub publisher: String,
     /// The block itself (absent for orphan notices).
     pub block: Option<ChainBlock>,
+    /// When it was published (Unix milliseconds), for block-to-alert latency.
+    #[serde(default)]
+    pub published_at_ms: Option<i64>,
 }
 
 impl BlockMessage {

@@ -147,3 +147,30 @@ async fn channels_values_and_counters() {
         );
     }
 }
+
+#[tokio::test]
+async fn configuration_counter_reads_back_and_events_arrive() {
+    for bus in buses().await {
+        assert_eq!(crate::events::config_version(&*bus).await.unwrap(), 0);
+        let mut sub = bus.subscribe(&bus.keys().config_channel()).await.unwrap();
+        let tenant = uuid::Uuid::now_v7();
+        crate::events::config_changed(&*bus, Some(tenant))
+            .await
+            .unwrap();
+        crate::events::config_changed(&*bus, None).await.unwrap();
+        assert_eq!(
+            crate::events::config_version(&*bus).await.unwrap(),
+            2,
+            "{}",
+            bus.kind()
+        );
+        let first: crate::events::ConfigChanged = serde_json::from_slice(
+            &tokio::time::timeout(Duration::from_secs(5), sub.recv())
+                .await
+                .unwrap()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(first.tenant, Some(tenant));
+    }
+}

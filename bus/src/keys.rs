@@ -68,6 +68,12 @@ impl Keys {
         format!("{}:chan:config", self.prefix)
     }
 
+    /// A counter bumped on every configuration change: workers compare it before each
+    /// block, so a change is applied before the next block even if its event was lost.
+    pub fn config_version(&self) -> String {
+        format!("{}:config-version", self.prefix)
+    }
+
     /// Channel: new alerts (every tenant; subscribers filter by tenant).
     pub fn alerts_channel(&self) -> String {
         format!("{}:chan:alerts", self.prefix)

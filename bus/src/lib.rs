@@ -12,6 +12,7 @@
 //! - Counters back rate limits; values hold small shared state (assignments).
 
 pub mod blocks;
+pub mod events;
 pub mod keys;
 pub mod memory;
 pub mod redis;
@@ -59,6 +60,11 @@ impl Subscription {
 
     pub async fn recv(&mut self) -> Option<Vec<u8>> {
         self.rx.recv().await
+    }
+
+    /// The next message if one is waiting.
+    pub fn try_recv(&mut self) -> Option<Vec<u8>> {
+        self.rx.try_recv().ok()
     }
 }
 

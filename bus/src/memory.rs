@@ -253,12 +253,20 @@ impl Bus for MemoryBus {
 
     async fn get_value(&self, key: &str) -> Result<Option<Vec<u8>>, BusError> {
         let now = Instant::now();
-        Ok(self
-            .state()
+        let state = self.state();
+        let value = state
             .values
             .get(key)
             .filter(|(_, e)| e.is_none_or(|e| e > now))
-            .map(|(v, _)| v.clone()))
+            .map(|(v, _)| v.clone());
+        // Counters read back as their decimal text, as Redis `GET` gives them.
+        Ok(value.or_else(|| {
+            state
+                .counters
+                .get(key)
+                .filter(|(_, expiry)| *expiry > now)
+                .map(|(n, _)| n.to_string().into_bytes())
+        }))
     }
 
     async fn scan_values(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, BusError> {

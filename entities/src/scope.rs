@@ -50,8 +50,20 @@ tenant_owned!(
     invitations,
 );
 
-/// Sets a transaction-local PostgreSQL setting; SQLite has no RLS, so nothing to bind.
+/// Sets a transaction-local PostgreSQL setting. SQLite has no RLS, so nothing to bind;
+/// there the transaction takes the database's write lock at once instead (what
+/// `BEGIN IMMEDIATE` would do): SQLite has one writer, and a transaction that read first
+/// and writes later fails outright (`SQLITE_BUSY_SNAPSHOT`, no waiting) when another
+/// connection wrote in between — which the API, the watchers and the workers sharing
+/// one file would do all the time. Taking the lock first makes them queue instead
+/// (bounded by the pool's busy timeout).
 async fn bind_setting(txn: &DatabaseTransaction, name: &str, value: String) -> Result<(), DbErr> {
+    if txn.get_database_backend() == DatabaseBackend::Sqlite {
+        // A write that changes nothing still starts the write transaction.
+        txn.execute_unprepared("UPDATE seaql_migrations SET version = version WHERE 0 = 1")
+            .await?;
+        return Ok(());
+    }
     if txn.get_database_backend() != DatabaseBackend::Postgres {
         return Ok(());
     }

@@ -39,3 +39,15 @@ impl Related<super::networks::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// The key of the block stream this network's blocks arrive on: the catalog slug
+    /// (one stream shared by every tenant that enabled it), or `private-<id>`.
+    /// `catalog_slug` is the slug of the catalog row when this is a catalog network.
+    pub fn stream_key(&self, catalog_slug: Option<&str>) -> String {
+        match catalog_slug {
+            Some(slug) if self.catalog_network_id.is_some() => slug.to_owned(),
+            _ => format!("private-{}", self.id.simple()),
+        }
+    }
+}

@@ -34,6 +34,17 @@ pub struct ApiState {
     pub anonymous_requests_per_minute: u64,
 }
 
+impl ApiState {
+    /// Announces that a tenant's configuration changed (after the change committed), so
+    /// the worker holding the tenant applies it before its next block. Best effort: a
+    /// lost announcement is caught by the workers' counter check and reconcile.
+    pub async fn config_changed(&self, tenant: Option<uuid::Uuid>) {
+        if let Err(e) = bus::events::config_changed(&*self.bus, tenant).await {
+            tracing::warn!(error = %e, "announcing a configuration change failed");
+        }
+    }
+}
+
 /// The request's caller.
 #[derive(Clone, Debug, Default)]
 pub struct RequestCtx {

@@ -238,95 +238,19 @@ async fn counting_proxy(upstream: String) -> (String, Counts) {
 /// Fetch calls per published block, with `tenants × per_tenant` monitors on a catalog
 /// network reached through a counting proxy.
 async fn fetch_calls_per_block(anvil: &Anvil, tenants: usize, per_tenant: usize) -> (f64, f64) {
-    use entities::*;
-    use sea_orm::{ActiveValue::Set, EntityTrait};
     let (proxy, counts) = counting_proxy(anvil.url.clone()).await;
-    let app = spawn_app().await;
-    let admin = {
-        let r = app
-            .gql(&Client::default(), "mutation($e: String!, $p: String!) { login(input: {email: $e, password: $p}) { accessToken } }",
-                 json!({"e": crate::helpers::ADMIN_EMAIL, "p": crate::helpers::ADMIN_PASSWORD}))
-            .await;
-        Client::bearer(r["data"]["login"]["accessToken"].as_str().unwrap())
-    };
-    let mut network = crate::gql::evm_network("shared_anvil");
-    network["rpc_urls"][0]["url"]["value"] = proxy.clone().into();
-    network["block_time_ms"] = 200.into();
-    let r = app.gql(&admin, "mutation($n: JSON!) { createCatalogNetwork(input: {ozJson: $n}) { network { slug } userErrors { message } } }", json!({"n": network})).await;
-    assert_eq!(
-        r["data"]["createCatalogNetwork"]["network"]["slug"], "shared_anvil",
-        "{r}"
-    );
-    // The tenants, their enabled network and monitors, written in bulk.
-    let txn = SystemTxn::begin(&app.db).await.unwrap();
-    let catalog = networks::Entity::find()
-        .one(txn.conn())
-        .await
-        .unwrap()
-        .unwrap();
-    let now = chrono::Utc::now();
-    let definition = monitor("m", "shared_anvil", &[]);
-    for t in 0..tenants {
-        let tenant_id = uuid::Uuid::now_v7();
-        tenants::Entity::insert(tenants::ActiveModel {
-            id: Set(tenant_id),
-            slug: Set(format!("bulk-{t}")),
-            name: Set(format!("bulk {t}")),
-            plan: Set("enterprise".into()),
-            quota_overrides: Set(None),
-            status: Set("active".into()),
-            created_at: Set(now),
-            updated_at: Set(now),
-        })
-        .exec(txn.conn())
-        .await
-        .unwrap();
-        let network_id = uuid::Uuid::now_v7();
-        tenant_networks::Entity::insert(tenant_networks::ActiveModel {
-            id: Set(network_id),
-            tenant_id: Set(tenant_id),
-            slug: Set("shared_anvil".into()),
-            name: Set("shared".into()),
-            network_type: Set("EVM".into()),
-            catalog_network_id: Set(Some(catalog.id)),
-            definition: Set(None),
-            version: Set(1),
-            created_at: Set(now),
-            updated_at: Set(now),
-        })
-        .exec(txn.conn())
-        .await
-        .unwrap();
-        let mut monitors = Vec::new();
-        let mut links = Vec::new();
-        for m in 0..per_tenant {
-            let id = uuid::Uuid::now_v7();
-            monitors.push(tenant_monitors::ActiveModel {
-                id: Set(id),
-                tenant_id: Set(tenant_id),
-                name: Set(format!("m{m}")),
-                paused: Set(false),
-                definition: Set(definition.clone()),
-                version: Set(1),
-                created_at: Set(now),
-                updated_at: Set(now),
-            });
-            links.push(monitor_networks::ActiveModel {
-                tenant_id: Set(tenant_id),
-                monitor_id: Set(id),
-                network_id: Set(network_id),
-            });
-        }
-        tenant_monitors::Entity::insert_many(monitors)
-            .exec(txn.conn())
-            .await
-            .unwrap();
-        monitor_networks::Entity::insert_many(links)
-            .exec(txn.conn())
-            .await
-            .unwrap();
-    }
-    txn.commit().await.unwrap();
+    // No workers: this measures the watcher alone.
+    let app = crate::helpers::spawn_app_with(|s| s.workers = 0).await;
+    crate::fleet::catalog_network(&app, "shared_anvil", &proxy).await;
+    crate::fleet::seed_tenants(
+        &app.db,
+        "shared_anvil",
+        tenants,
+        per_tenant,
+        &monitor("m", "shared_anvil", &[]),
+        false,
+    )
+    .await;
 
     let bus = redis_bus(&app).await;
     wait_watching(anvil, bus.as_ref(), "shared_anvil").await;

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use stellar_monitor::config::{
-    BusArgs, GlobalArgs, LogFormat, SecurityArgs, ServeArgs, WatcherTuning,
+    BusArgs, GlobalArgs, LogFormat, OrchestratorTuning, SecurityArgs, ServeArgs, WatcherTuning,
+    WorkerTuning,
 };
 use stellar_monitor::database::{self, Target};
 use stellar_monitor::startup::Application;
@@ -150,6 +151,32 @@ pub fn test_watcher_tuning() -> WatcherTuning {
     }
 }
 
+/// Workers tuned for tests: quick heartbeats and polls, so reassignment and delivery
+/// take fractions of a second.
+pub fn test_worker_tuning() -> WorkerTuning {
+    WorkerTuning {
+        worker_id: None,
+        worker_heartbeat_interval_ms: 200,
+        worker_heartbeat_timeout_ms: 1_500,
+        worker_poll_ms: 20,
+        worker_read_batch: 50,
+        worker_cursor_flush_ms: 200,
+        worker_reconcile_secs: 30,
+        worker_max_lag: 100,
+    }
+}
+
+pub fn test_orchestrator_tuning() -> OrchestratorTuning {
+    OrchestratorTuning {
+        orchestrator_id: None,
+        orchestrator_tick_ms: 100,
+        orchestrator_lease_ttl_secs: 2,
+        orchestrator_load_factor: 1.25,
+        orchestrator_vnodes: 160,
+        orchestrator_startup_grace_ms: 400,
+    }
+}
+
 fn serve_args(redis_url: Option<String>, prefix: String) -> ServeArgs {
     ServeArgs {
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -168,10 +195,17 @@ fn serve_args(redis_url: Option<String>, prefix: String) -> ServeArgs {
         },
         anonymous_requests_per_minute: 1_000,
         watcher: test_watcher_tuning(),
+        workers: 2,
+        worker: test_worker_tuning(),
+        orchestrator: test_orchestrator_tuning(),
     }
 }
 
 async fn start(global: GlobalArgs, serve: ServeArgs, data_dir: Option<TempDir>) -> TestApp {
+    // `TEST_LOG=info` (or any filter) shows the app's logs when debugging a test.
+    if let Ok(filter) = std::env::var("TEST_LOG") {
+        stellar_monitor::telemetry::init_logs(LogFormat::Text, &filter);
+    }
     let app = Application::build(&global, &serve)
         .await
         .expect("app builds");
@@ -202,12 +236,26 @@ pub async fn spawn_app() -> TestApp {
 
 /// [`spawn_app`] with other watcher settings.
 pub async fn spawn_app_tuned(watcher: WatcherTuning) -> TestApp {
+    spawn_app_with(|serve| serve.watcher = watcher).await
+}
+
+/// [`spawn_app`] with other settings.
+pub async fn spawn_app_with(tune: impl FnOnce(&mut ServeArgs)) -> TestApp {
     let url = postgres_database().await;
+    spawn_app_on(&url, &redis_prefix(), tune).await
+}
+
+/// The app on an existing PostgreSQL database and Redis prefix (a restart).
+pub async fn spawn_app_on(
+    database_url: &str,
+    prefix: &str,
+    tune: impl FnOnce(&mut ServeArgs),
+) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let mut serve = serve_args(Some(redis_url()), redis_prefix());
-    serve.watcher = watcher;
+    let mut serve = serve_args(Some(redis_url()), prefix.to_owned());
+    tune(&mut serve);
     start(
-        global_args(Some(url), dir.path().to_owned()),
+        global_args(Some(database_url.to_owned()), dir.path().to_owned()),
         serve,
         Some(dir),
     )

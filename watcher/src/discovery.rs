@@ -27,14 +27,6 @@ pub enum DiscoveryError {
     Db(#[from] DbErr),
 }
 
-/// The stream key of a tenant network row.
-pub fn network_key(row: &tenant_networks::Model, catalog: Option<&networks::Model>) -> String {
-    match catalog {
-        Some(c) => c.slug.clone(),
-        None => format!("private-{}", row.id.simple()),
-    }
-}
-
 fn parse(
     mut json: serde_json::Value,
     version: i64,
@@ -95,7 +87,7 @@ pub async fn networks(
     let mut out: BTreeMap<String, WatchedNetwork> = BTreeMap::new();
     for row in &rows {
         let source = row.catalog_network_id.and_then(|id| catalog.get(&id));
-        let key = network_key(row, source);
+        let key = row.stream_key(source.map(|c| c.slug.as_str()));
         if out.contains_key(&key) {
             continue;
         }

@@ -347,6 +347,7 @@ impl Publisher<'_> {
             parent_hash: parent_hash.to_owned(),
             publisher: self.ctx.options.holder.clone(),
             block,
+            published_at_ms: Some(Utc::now().timestamp_millis()),
         };
         let seq = self.cursor.seq + 1;
         match self

@@ -30,7 +30,9 @@ pub fn normalize_email(email: &str) -> Result<String, ApiError> {
     Ok(email)
 }
 
-async fn hash_password(plain: String) -> ServiceResult<String> {
+/// Hashes a password (argon2id, on the blocking pool). Do it before opening a
+/// transaction: it is slow on purpose.
+pub async fn hash_password(plain: String) -> ServiceResult<String> {
     tokio::task::spawn_blocking(move || password::hash(&plain))
         .await
         .map_err(ApiError::internal)?
@@ -115,13 +117,13 @@ pub async fn add_member(txn: &TenantTxn, user: Uuid, role: &str) -> ServiceResul
 }
 
 /// Creates a user (email lower-cased, password hashed).
+/// Creates a user with an already hashed password ([`hash_password`]).
 pub async fn create_user(
     txn: &SystemTxn,
     email: &str,
-    plain_password: &str,
+    hash: String,
     platform_admin: bool,
 ) -> ServiceResult<Uuid> {
-    let hash = hash_password(plain_password.to_owned()).await?;
     let exists = users::Entity::find()
         .filter(users::Column::Email.eq(email))
         .one(txn.conn())
@@ -160,8 +162,9 @@ pub async fn register(
 ) -> ServiceResult<Session> {
     let email = normalize_email(email)?;
     password::validate(plain_password).map_err(|e| ApiError::bad_input(e.to_string()))?;
+    let hash = hash_password(plain_password.to_owned()).await?;
     let txn = SystemTxn::begin(&st.db).await?;
-    let user = create_user(&txn, &email, plain_password, false).await?;
+    let user = create_user(&txn, &email, hash, false).await?;
     let tenant = create_tenant(&txn, tenant_slug, tenant_name, "free").await?;
     let session = open_session(st, &txn, user).await?;
     let txn = txn.into_tenant(tenant).await?;
@@ -250,30 +253,34 @@ pub async fn login(
             retry_after_secs: 300,
         });
     }
-    let txn = SystemTxn::begin(&st.db).await?;
-    let user = users::Entity::find()
-        .filter(users::Column::Email.eq(&email))
-        .one(txn.conn())
-        .await?;
+    let user = {
+        let txn = SystemTxn::begin(&st.db).await?;
+        let user = users::Entity::find()
+            .filter(users::Column::Email.eq(&email))
+            .one(txn.conn())
+            .await?;
+        txn.commit().await?;
+        user
+    };
+    // The slow hash runs outside any transaction.
     let phc = user
         .as_ref()
         .map_or_else(|| DUMMY_HASH.clone(), |u| u.password_hash.clone());
     let ok = verify_password(plain_password.to_owned(), phc).await;
     match user {
         Some(u) if ok && u.disabled_at.is_none() => {
+            let txn = SystemTxn::begin(&st.db).await?;
             let session = open_session(st, &txn, u.id).await?;
             txn.commit().await?;
             audit_user_event(st, u.id, creds, "auth.login").await?;
             Ok(session)
         }
         Some(u) => {
-            txn.rollback().await?;
             metrics::counter!("stellar_monitor_api_auth_failures_total", "reason" => "bad_password").increment(1);
             audit_user_event(st, u.id, creds, "auth.login_failed").await?;
             Err(ApiError::Unauthenticated)
         }
         None => {
-            txn.rollback().await?;
             metrics::counter!("stellar_monitor_api_auth_failures_total", "reason" => "unknown_user").increment(1);
             tracing::info!(
                 ip = creds.ip.as_deref().unwrap_or(""),

@@ -289,6 +289,7 @@ pub async fn import(
     )
     .await?;
     txn.commit().await?;
+    st.config_changed(Some(tenant.id)).await;
     Ok(ImportReport { ok, items })
 }
 

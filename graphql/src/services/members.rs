@@ -182,7 +182,8 @@ pub async fn accept(
         None => {
             crate::auth::password::validate(password)
                 .map_err(|e| ApiError::bad_input(e.to_string()))?;
-            accounts::create_user(&txn, &invitation.email, password, false).await?
+            let hash = accounts::hash_password(password.to_owned()).await?;
+            accounts::create_user(&txn, &invitation.email, hash, false).await?
         }
     };
     let session = accounts::open_session(st, &txn, user).await?;

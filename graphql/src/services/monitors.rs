@@ -248,6 +248,7 @@ pub async fn create(
     )
     .await?;
     txn.commit().await?;
+    st.config_changed(Some(tenant.id)).await;
     Ok(Ok(row))
 }
 
@@ -296,6 +297,7 @@ pub async fn update(
     )
     .await?;
     txn.commit().await?;
+    st.config_changed(Some(tenant.id)).await;
     Ok(Ok(row))
 }
 
@@ -337,6 +339,7 @@ pub async fn set_paused(
     )
     .await?;
     txn.commit().await?;
+    st.config_changed(Some(tenant.id)).await;
     Ok(row)
 }
 
@@ -367,5 +370,6 @@ pub async fn delete(
     )
     .await?;
     txn.commit().await?;
+    st.config_changed(Some(tenant.id)).await;
     Ok(())
 }

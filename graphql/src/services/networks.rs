@@ -149,6 +149,7 @@ pub async fn enable(
     )
     .await?;
     txn.commit().await?;
+    st.config_changed(Some(tenant.id)).await;
     Ok(row)
 }
 
@@ -215,6 +216,7 @@ pub async fn create_private(
     )
     .await?;
     txn.commit().await?;
+    st.config_changed(Some(tenant.id)).await;
     Ok(Ok(row))
 }
 
@@ -262,5 +264,6 @@ pub async fn delete(
     )
     .await?;
     txn.commit().await?;
+    st.config_changed(Some(tenant.id)).await;
     Ok(())
 }

@@ -160,6 +160,7 @@ pub async fn create(
     )
     .await?;
     txn.commit().await?;
+    st.config_changed(Some(tenant.id)).await;
     Ok(Ok(row))
 }
 
@@ -199,6 +200,7 @@ pub async fn update(
     )
     .await?;
     txn.commit().await?;
+    st.config_changed(Some(tenant.id)).await;
     Ok(Ok(row))
 }
 
@@ -241,5 +243,6 @@ pub async fn delete(
     )
     .await?;
     txn.commit().await?;
+    st.config_changed(Some(tenant.id)).await;
     Ok(())
 }

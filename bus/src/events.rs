@@ -1,0 +1,61 @@
+//! Events on the bus's channels, and the helpers publishing them. Channel delivery is
+//! best effort: every event here has a reconciliation path behind it.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{Bus, BusError};
+
+/// How long the configuration counter lives without a change (it only has to differ
+/// from what workers last saw; expiry resets it, which workers also notice).
+const CONFIG_VERSION_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// A tenant's configuration (monitors, triggers, networks) changed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigChanged {
+    /// The tenant; `None` for a change that concerns every tenant (a catalog network).
+    pub tenant: Option<Uuid>,
+}
+
+/// Announces a configuration change: bumps the counter workers check before each block,
+/// then publishes the event naming the tenant (so the owner reloads only it).
+pub async fn config_changed(bus: &dyn Bus, tenant: Option<Uuid>) -> Result<(), BusError> {
+    bus.incr(&bus.keys().config_version(), CONFIG_VERSION_TTL)
+        .await?;
+    let payload = serde_json::to_vec(&ConfigChanged { tenant }).expect("events serialize");
+    bus.publish(&bus.keys().config_channel(), &payload).await
+}
+
+/// The current configuration counter (0 when none was ever bumped).
+pub async fn config_version(bus: &dyn Bus) -> Result<u64, BusError> {
+    Ok(bus
+        .get_value(&bus.keys().config_version())
+        .await?
+        .and_then(|v| std::str::from_utf8(&v).ok()?.trim().parse().ok())
+        .unwrap_or(0))
+}
+
+/// A new alert was written (published on the alerts channel; live feeds filter by
+/// tenant).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertCreated {
+    pub tenant: Uuid,
+    pub alert_id: i64,
+    pub monitor_id: Uuid,
+    /// The tenant's network slug.
+    pub network: String,
+    pub block_number: u64,
+    pub transaction_hash: Option<String>,
+}
+
+impl AlertCreated {
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("events serialize")
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+}

@@ -1,0 +1,336 @@
+//! Helpers for tests of the whole pipeline (chain → watcher → worker → alerts): a
+//! catalog network on a node, tenants seeded in bulk, and waits on what workers store.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use entities::{
+    SystemTxn, alerts, deliveries, monitor_networks, monitor_triggers, networks, tenant_cursors,
+    tenant_monitors, tenant_networks, tenant_triggers, tenants,
+};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::gql::Client;
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp};
+
+/// The platform admin every test app bootstraps.
+pub async fn admin(app: &TestApp) -> Client {
+    let r = app
+        .gql(
+            &Client::default(),
+            "mutation($e: String!, $p: String!) { login(input: {email: $e, password: $p}) { accessToken } }",
+            json!({"e": ADMIN_EMAIL, "p": ADMIN_PASSWORD}),
+        )
+        .await;
+    Client::bearer(
+        r["data"]["login"]["accessToken"]
+            .as_str()
+            .unwrap_or_else(|| panic!("admin login: {r}")),
+    )
+}
+
+/// Creates catalog network `slug` on `url` (200 ms blocks, 1 confirmation).
+pub async fn catalog_network(app: &TestApp, slug: &str, url: &str) {
+    let admin = admin(app).await;
+    let mut network = crate::gql::evm_network(slug);
+    network["rpc_urls"][0]["url"]["value"] = url.into();
+    network["block_time_ms"] = 200.into();
+    let r = app
+        .gql(
+            &admin,
+            "mutation($n: JSON!) { createCatalogNetwork(input: {ozJson: $n}) { network { slug } userErrors { message } } }",
+            json!({"n": network}),
+        )
+        .await;
+    assert_eq!(
+        r["data"]["createCatalogNetwork"]["network"]["slug"], slug,
+        "{r}"
+    );
+}
+
+/// An ERC-20 Transfer monitor on `network` watching `token`, matching `expression`.
+pub fn transfer_monitor(name: &str, network: &str, token: &str, expression: &str) -> Value {
+    let mut m = crate::gql::monitor(name, network, &[]);
+    m["addresses"][0]["address"] = token.into();
+    m["match_conditions"]["events"][0]["expression"] = expression.into();
+    m
+}
+
+/// A seeded tenant.
+#[derive(Clone, Debug)]
+pub struct SeededTenant {
+    pub id: Uuid,
+    pub monitors: Vec<Uuid>,
+    pub trigger: Option<Uuid>,
+}
+
+/// Writes `count` tenants straight into the database, each with catalog network
+/// `catalog_slug` enabled and `per_tenant` monitors of `definition` (and, with
+/// `trigger`, one webhook trigger linked to every monitor).
+pub async fn seed_tenants(
+    db: &DatabaseConnection,
+    catalog_slug: &str,
+    count: usize,
+    per_tenant: usize,
+    definition: &Value,
+    trigger: bool,
+) -> Vec<SeededTenant> {
+    let txn = SystemTxn::begin(db).await.unwrap();
+    let catalog = networks::Entity::find()
+        .filter(networks::Column::Slug.eq(catalog_slug))
+        .one(txn.conn())
+        .await
+        .unwrap()
+        .expect("the catalog network exists");
+    let now = chrono::Utc::now();
+    let mut out = Vec::new();
+    for t in 0..count {
+        let tenant_id = Uuid::now_v7();
+        tenants::Entity::insert(tenants::ActiveModel {
+            id: Set(tenant_id),
+            slug: Set(format!("bulk-{}", tenant_id.simple())),
+            name: Set(format!("bulk {t}")),
+            plan: Set("enterprise".into()),
+            quota_overrides: Set(None),
+            status: Set("active".into()),
+            created_at: Set(now),
+            updated_at: Set(now),
+        })
+        .exec(txn.conn())
+        .await
+        .unwrap();
+        let network_id = Uuid::now_v7();
+        tenant_networks::Entity::insert(tenant_networks::ActiveModel {
+            id: Set(network_id),
+            tenant_id: Set(tenant_id),
+            slug: Set(catalog_slug.into()),
+            name: Set(catalog_slug.into()),
+            network_type: Set("EVM".into()),
+            catalog_network_id: Set(Some(catalog.id)),
+            definition: Set(None),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+        })
+        .exec(txn.conn())
+        .await
+        .unwrap();
+        let trigger_id = trigger.then(Uuid::now_v7);
+        if let Some(id) = trigger_id {
+            tenant_triggers::Entity::insert(tenant_triggers::ActiveModel {
+                id: Set(id),
+                tenant_id: Set(tenant_id),
+                slug: Set("hook".into()),
+                name: Set("hook".into()),
+                trigger_type: Set("webhook".into()),
+                definition: Set(crate::gql::webhook_trigger("http://127.0.0.1:9/hook")),
+                version: Set(1),
+                created_at: Set(now),
+                updated_at: Set(now),
+            })
+            .exec(txn.conn())
+            .await
+            .unwrap();
+        }
+        let mut monitors = Vec::new();
+        let mut links = Vec::new();
+        let mut trigger_links = Vec::new();
+        let mut ids = Vec::new();
+        for m in 0..per_tenant {
+            let id = Uuid::now_v7();
+            ids.push(id);
+            let mut definition = definition.clone();
+            definition["name"] = format!("m{m}").into();
+            if trigger_id.is_some() {
+                definition["triggers"] = json!(["hook"]);
+            }
+            monitors.push(tenant_monitors::ActiveModel {
+                id: Set(id),
+                tenant_id: Set(tenant_id),
+                name: Set(format!("m{m}")),
+                paused: Set(false),
+                definition: Set(definition),
+                version: Set(1),
+                created_at: Set(now),
+                updated_at: Set(now),
+            });
+            links.push(monitor_networks::ActiveModel {
+                tenant_id: Set(tenant_id),
+                monitor_id: Set(id),
+                network_id: Set(network_id),
+            });
+            if let Some(trigger_id) = trigger_id {
+                trigger_links.push(monitor_triggers::ActiveModel {
+                    tenant_id: Set(tenant_id),
+                    monitor_id: Set(id),
+                    trigger_id: Set(trigger_id),
+                });
+            }
+        }
+        if per_tenant > 0 {
+            tenant_monitors::Entity::insert_many(monitors)
+                .exec(txn.conn())
+                .await
+                .unwrap();
+            monitor_networks::Entity::insert_many(links)
+                .exec(txn.conn())
+                .await
+                .unwrap();
+        }
+        if !trigger_links.is_empty() {
+            monitor_triggers::Entity::insert_many(trigger_links)
+                .exec(txn.conn())
+                .await
+                .unwrap();
+        }
+        out.push(SeededTenant {
+            id: tenant_id,
+            monitors: ids,
+            trigger: trigger_id,
+        });
+    }
+    txn.commit().await.unwrap();
+    out
+}
+
+/// Waits until every one of `tenants` has a cursor on `network_key`: a worker adopted
+/// it and reads the stream from there on.
+pub async fn wait_adopted(db: &DatabaseConnection, network_key: &str, tenants: &[Uuid]) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let have = cursors(db, network_key).await;
+        let missing = tenants.iter().filter(|t| !have.contains_key(t)).count();
+        if missing == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{missing} of {} tenants never adopted on {network_key}",
+            tenants.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Mines until every one of `tenants` has a cursor past block 0 on `network_key`: the
+/// watcher publishes and workers process, so what is sent from now on is seen.
+pub async fn wait_flowing(
+    anvil: &crate::anvil::Anvil,
+    db: &DatabaseConnection,
+    network_key: &str,
+    tenants: &[Uuid],
+) {
+    wait_adopted(db, network_key, tenants).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let have = cursors(db, network_key).await;
+        if tenants.iter().all(|t| have.get(t).is_some_and(|b| *b > 0)) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "blocks never reached the workers"
+        );
+        anvil.mine().await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Stored cursors on `network_key`: tenant → block number.
+pub async fn cursors(db: &DatabaseConnection, network_key: &str) -> BTreeMap<Uuid, u64> {
+    let txn = SystemTxn::begin(db).await.unwrap();
+    let rows = tenant_cursors::Entity::find()
+        .filter(tenant_cursors::Column::NetworkKey.eq(network_key))
+        .all(txn.conn())
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+    rows.into_iter()
+        .map(|r| (r.tenant_id, r.block_number as u64))
+        .collect()
+}
+
+/// Every alert (system scope), oldest first.
+pub async fn all_alerts(db: &DatabaseConnection) -> Vec<alerts::Model> {
+    let txn = SystemTxn::begin(db).await.unwrap();
+    let rows = alerts::Entity::find().all(txn.conn()).await.unwrap();
+    txn.commit().await.unwrap();
+    let mut rows = rows;
+    rows.sort_by_key(|a| a.id);
+    rows
+}
+
+/// Every delivery (system scope).
+pub async fn all_deliveries(db: &DatabaseConnection) -> Vec<deliveries::Model> {
+    let txn = SystemTxn::begin(db).await.unwrap();
+    let rows = deliveries::Entity::find().all(txn.conn()).await.unwrap();
+    txn.commit().await.unwrap();
+    rows
+}
+
+/// Waits until every tenant's cursor on `network_key` reached `block`.
+pub async fn wait_processed(
+    db: &DatabaseConnection,
+    network_key: &str,
+    tenants: &[Uuid],
+    block: u64,
+) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let have = cursors(db, network_key).await;
+        let behind: Vec<_> = tenants
+            .iter()
+            .filter(|t| have.get(t).is_none_or(|b| *b < block))
+            .collect();
+        if behind.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} tenants never processed block {block} (e.g. {:?} at {:?})",
+            behind.len(),
+            behind[0],
+            have.get(behind[0])
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The first column of `sql`'s rows as text, read in system scope (past row-level
+/// security).
+pub async fn system_text(db: &DatabaseConnection, sql: &str) -> Vec<Option<String>> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let txn = SystemTxn::begin(db).await.unwrap();
+    let rows = txn
+        .conn()
+        .query_all(Statement::from_string(
+            db.get_database_backend(),
+            sql.to_owned(),
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    txn.commit().await.unwrap();
+    rows.into_iter()
+        .map(|r| r.try_get_by_index::<Option<String>>(0).unwrap())
+        .collect()
+}
+
+/// `(tenant, transaction hash)` of every expected or stored alert, sorted.
+pub fn alert_set(rows: &[alerts::Model]) -> Vec<(Uuid, String)> {
+    let mut out: Vec<(Uuid, String)> = rows
+        .iter()
+        .map(|a| {
+            (
+                a.tenant_id,
+                a.transaction_hash
+                    .clone()
+                    .unwrap_or_default()
+                    .to_lowercase(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
