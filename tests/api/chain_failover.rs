@@ -1,47 +1,28 @@
 //! Two watcher processes on one Redis: only one publishes; `kill -9` it and the other
 //! continues from the next block within the lease TTL, nothing lost or repeated.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bus::Bus;
 use bus::blocks::BlockMessage;
 
 use crate::anvil::Anvil;
+use crate::fleet::{Process, role_process};
 use crate::gql::monitor;
-use crate::helpers::{SECRETS_KEY, redis_url, spawn_app};
+use crate::helpers::{redis_url, spawn_app};
 
-const BIN: &str = env!("CARGO_BIN_EXE_stellar-monitor");
 const LEASE_TTL_SECS: u64 = 2;
 
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn watcher_process(id: &str, database_url: &str, prefix: &str) -> Process {
-    Process(
-        Command::new(BIN)
-            .arg("watcher")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("DATABASE_URL", database_url)
-            .env("REDIS_URL", redis_url())
-            .env("REDIS_KEY_PREFIX", prefix)
-            .env("SECRETS_KEY", SECRETS_KEY)
-            .env("WATCHER_ID", id)
-            .env("WATCHER_LEASE_TTL_SECS", LEASE_TTL_SECS.to_string())
-            .env("WATCHER_DISCOVERY_SECS", "1")
-            .env("LISTEN_ADDR", "127.0.0.1:0")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("watcher starts"),
+    role_process(
+        "watcher",
+        database_url,
+        prefix,
+        &[
+            ("WATCHER_ID", id.to_owned()),
+            ("WATCHER_LEASE_TTL_SECS", LEASE_TTL_SECS.to_string()),
+            ("WATCHER_DISCOVERY_SECS", "1".to_owned()),
+        ],
     )
 }
 

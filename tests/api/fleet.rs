@@ -2,6 +2,7 @@
 //! catalog network on a node, tenants seeded in bulk, and waits on what workers store.
 
 use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use entities::{
@@ -13,7 +14,50 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::gql::Client;
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp};
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, SECRETS_KEY, TestApp, redis_url};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_stellar-monitor");
+
+/// A child process of the binary, killed (SIGKILL) when dropped.
+pub struct Process(pub Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `stellar-monitor <role>` on the test's database and Redis prefix with `env`
+/// on top (clean environment otherwise). `RUST_LOG` comes from `TEST_LOG` (default
+/// `warn`), stderr inherited so failures show.
+pub fn role_process(
+    role: &str,
+    database_url: &str,
+    prefix: &str,
+    env: &[(&str, String)],
+) -> Process {
+    let mut cmd = Command::new(BIN);
+    cmd.arg(role)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", database_url)
+        .env("REDIS_URL", redis_url())
+        .env("REDIS_KEY_PREFIX", prefix)
+        .env("SECRETS_KEY", SECRETS_KEY)
+        .env("LISTEN_ADDR", "127.0.0.1:0")
+        .env(
+            "RUST_LOG",
+            std::env::var("TEST_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Process(cmd.spawn().unwrap_or_else(|e| panic!("{role} starts: {e}")))
+}
 
 /// The platform admin every test app bootstraps.
 pub async fn admin(app: &TestApp) -> Client {

@@ -3,6 +3,7 @@
 
 mod anvil;
 mod chain_failover;
+mod chain_fleet;
 mod chain_stellar;
 mod chain_watcher;
 mod cli;
