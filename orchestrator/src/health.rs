@@ -51,3 +51,38 @@ impl FleetHealth {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn beat(worker: &str, lag: &[(&str, u64)]) -> Heartbeat {
+        Heartbeat {
+            worker: worker.into(),
+            hostname: "h".into(),
+            started_at: chrono::Utc::now(),
+            at: chrono::Utc::now(),
+            draining: false,
+            epoch: 1,
+            tenants: 1,
+            lag: lag.iter().map(|(n, l)| (n.to_string(), *l)).collect::<BTreeMap<_, _>>(),
+            errors: 0,
+            blocks_processed: 0,
+        }
+    }
+
+    #[test]
+    fn only_workers_past_the_limit_are_lagging() {
+        let h = FleetHealth::new(10);
+        h.report(&beat("a", &[("eth", 10), ("xlm", 3)]));
+        h.report(&beat("b", &[("eth", 11)]));
+        assert_eq!(h.lagging(), vec![("b".into(), "eth".into(), 11)]);
+        h.report(&beat("b", &[("eth", 0)]));
+        assert!(h.lagging().is_empty());
+        h.report(&beat("c", &[("eth", 500)]));
+        h.remove("c");
+        assert!(h.lagging().is_empty());
+        assert_eq!(h.snapshot().len(), 2);
+    }
+}

@@ -70,3 +70,55 @@ async fn oversize_bodies_are_refused() {
     // The server is still fine afterwards.
     assert_eq!(app.get("/healthz").await.status(), 200);
 }
+
+#[tokio::test]
+async fn readiness_lists_the_workers_and_fails_when_one_falls_behind() {
+    let app = spawn_app().await;
+    // The app's own workers report in /readyz.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let body = loop {
+        let body: serde_json::Value = app.get("/readyz").await.json().await.unwrap();
+        if body["workers"]["workers"].as_array().is_some_and(|w| w.len() == 2) {
+            break body;
+        }
+        assert!(std::time::Instant::now() < deadline, "{body}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(body["workers"]["maxLag"], 100);
+
+    // A process whose worker is past the limit is not ready, and says which and where.
+    let (db, _dir) = crate::helpers::sqlite_db().await;
+    let fleet = std::sync::Arc::new(orchestrator::FleetHealth::new(5));
+    let mut hb = orchestrator::membership::Heartbeat {
+        worker: "w-slow".into(),
+        hostname: "h".into(),
+        started_at: chrono::Utc::now(),
+        at: chrono::Utc::now(),
+        draining: false,
+        epoch: 3,
+        tenants: 7,
+        lag: [("eth".to_owned(), 6u64)].into_iter().collect(),
+        errors: 0,
+        blocks_processed: 10,
+    };
+    fleet.report(&hb);
+    let router = stellar_monitor::ops::router(stellar_monitor::ops::Readiness {
+        db,
+        bus: bus::connect(None, "t").await.unwrap(),
+        fleet: Some(fleet.clone()),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/readyz", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let r = reqwest::get(&url).await.unwrap();
+    assert_eq!(r.status(), 503);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        body["workers"]["lagging"],
+        serde_json::json!([{"worker": "w-slow", "network": "eth", "lag": 6}])
+    );
+    hb.lag.insert("eth".into(), 5);
+    fleet.report(&hb);
+    assert_eq!(reqwest::get(&url).await.unwrap().status(), 200);
+    app.stop().await;
+}
