@@ -207,6 +207,9 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub orchestrator: OrchestratorTuning,
 
+    #[command(flatten)]
+    pub notify: NotifyTuning,
+
     /// Requests per minute allowed per address to callers without credentials.
     #[arg(long, env = "ANONYMOUS_REQUESTS_PER_MINUTE", default_value_t = 120)]
     pub anonymous_requests_per_minute: u64,
@@ -308,6 +311,57 @@ pub struct WorkerArgs {
 
     #[command(flatten)]
     pub tuning: WorkerTuning,
+
+    #[command(flatten)]
+    pub notify: NotifyTuning,
+}
+
+/// Settings of notification delivery (the outbox loop of each worker process and of
+/// `serve`).
+#[derive(Debug, Clone, Args)]
+pub struct NotifyTuning {
+    /// Notifications sent at once per process.
+    #[arg(long, env = "NOTIFY_CONCURRENCY", default_value_t = 16)]
+    pub notify_concurrency: usize,
+
+    /// Notifications per tenant per minute; more wait for the next minute.
+    #[arg(long, env = "NOTIFY_TENANT_PER_MINUTE", default_value_t = 600)]
+    pub notify_tenant_per_minute: u64,
+
+    /// Milliseconds one send may take.
+    #[arg(long, env = "NOTIFY_TIMEOUT_MS", default_value_t = 10_000)]
+    pub notify_timeout_ms: u64,
+
+    /// Milliseconds between looks for due deliveries (new alerts wake it sooner).
+    #[arg(long, env = "NOTIFY_POLL_MS", default_value_t = 200)]
+    pub notify_poll_ms: u64,
+
+    /// Seconds a claimed delivery stays claimed; a process that dies mid-send leaves it
+    /// to another after this.
+    #[arg(long, env = "NOTIFY_LEASE_SECS", default_value_t = 60)]
+    pub notify_lease_secs: u64,
+
+    /// Delays (milliseconds, comma-separated) after a trigger's own retries are used
+    /// up, before the delivery is dead. Default: about a day (1 min … 4 h).
+    #[arg(long, env = "NOTIFY_LONG_SCHEDULE_MS", value_delimiter = ',')]
+    pub notify_long_schedule_ms: Vec<u64>,
+
+    /// Let notifications reach loopback, private and link-local addresses (off: a
+    /// tenant must not reach the platform's own network).
+    #[arg(long, env = "NOTIFY_ALLOW_PRIVATE_TARGETS", default_value_t = false)]
+    pub notify_allow_private_targets: bool,
+
+    /// Allow email triggers with `"tls": "none"` (trusted local relays only).
+    #[arg(long, env = "NOTIFY_SMTP_ALLOW_PLAINTEXT", default_value_t = false)]
+    pub notify_smtp_allow_plaintext: bool,
+
+    /// An extra root certificate (PEM file) trusted for SMTP TLS.
+    #[arg(long, env = "NOTIFY_SMTP_CA_FILE")]
+    pub notify_smtp_ca_file: Option<PathBuf>,
+
+    /// Telegram Bot API base URL.
+    #[arg(long, env = "NOTIFY_TELEGRAM_API_BASE", default_value = "https://api.telegram.org")]
+    pub notify_telegram_api_base: String,
 }
 
 /// Settings of `orchestrator` (and of the one `serve` runs).

@@ -11,8 +11,8 @@ use sea_orm::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{
-    GlobalArgs, OrchestratorArgs, OrchestratorTuning, RoleArgs, WatcherArgs, WatcherTuning,
-    WorkerArgs, WorkerTuning,
+    GlobalArgs, NotifyTuning, OrchestratorArgs, OrchestratorTuning, RoleArgs, WatcherArgs,
+    WatcherTuning, WorkerArgs, WorkerTuning,
 };
 use crate::database::{self, Target};
 use crate::{keys, ops};
@@ -148,6 +148,34 @@ pub fn orchestrator_options(t: &OrchestratorTuning) -> orchestrator::leader::Orc
     o
 }
 
+pub fn outbox_options(t: &NotifyTuning) -> orchestrator::outbox::OutboxOptions {
+    use orchestrator::notify::{payload::ChannelSettings, send::SendSettings};
+    let mut o = orchestrator::outbox::OutboxOptions {
+        concurrency: t.notify_concurrency.max(1),
+        tenant_per_minute: t.notify_tenant_per_minute.max(1),
+        poll: Duration::from_millis(t.notify_poll_ms.max(1)),
+        lease: Duration::from_secs(t.notify_lease_secs.max(1)),
+        channels: ChannelSettings {
+            telegram_api_base: t.notify_telegram_api_base.clone(),
+        },
+        send: SendSettings {
+            timeout: Duration::from_millis(t.notify_timeout_ms.max(1)),
+            allow_private_targets: t.notify_allow_private_targets,
+            allow_smtp_plaintext: t.notify_smtp_allow_plaintext,
+            smtp_ca_file: t.notify_smtp_ca_file.clone(),
+        },
+        ..Default::default()
+    };
+    if !t.notify_long_schedule_ms.is_empty() {
+        o.long_schedule = t
+            .notify_long_schedule_ms
+            .iter()
+            .map(|ms| Duration::from_millis(*ms))
+            .collect();
+    }
+    o
+}
+
 /// The host name, for default worker ids.
 pub fn hostname() -> String {
     std::env::var("HOSTNAME")
@@ -181,8 +209,20 @@ pub async fn worker(
     let worker = crate::supervise::supervise("worker".into(), shutdown.clone(), move || {
         orchestrator::worker::run(context.clone(), stop.clone())
     });
-    let (_, ops) = tokio::join!(
+    let outbox = orchestrator::outbox::OutboxContext {
+        db: ctx.db.clone(),
+        bus: ctx.bus.clone(),
+        sealer: ctx.sealer.clone(),
+        plans: Arc::new(policies::Plans::builtin()),
+        options: outbox_options(&args.notify),
+    };
+    let stop = shutdown.clone();
+    let outbox = crate::supervise::supervise("outbox".into(), shutdown.clone(), move || {
+        orchestrator::outbox::run(outbox.clone(), stop.clone())
+    });
+    let (_, _, ops) = tokio::join!(
         worker,
+        outbox,
         serve_ops(args.role.listen, &ctx, Some(health), shutdown.clone())
     );
     ops

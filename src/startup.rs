@@ -83,6 +83,7 @@ pub struct Application {
     watcher: watcher::WatcherContext,
     orchestrator: orchestrator::leader::OrchestratorContext,
     workers: Vec<orchestrator::worker::WorkerContext>,
+    outbox: orchestrator::outbox::OutboxContext,
 }
 
 impl Application {
@@ -141,6 +142,13 @@ impl Application {
                 }
             })
             .collect();
+        let outbox = orchestrator::outbox::OutboxContext {
+            db: db.clone(),
+            bus: bus.clone(),
+            sealer: state.sealer.clone(),
+            plans: state.plans.clone(),
+            options: crate::roles::outbox_options(&serve.notify),
+        };
         let api = graphql::router(state).layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
         let router = ops::router(ops::Readiness {
             db: db.clone(),
@@ -160,6 +168,7 @@ impl Application {
             watcher: watchers,
             orchestrator,
             workers,
+            outbox,
         })
     }
 
@@ -198,6 +207,10 @@ impl Application {
             shutdown.clone(),
             move || orchestrator::leader::run(o.clone(), stop.clone()),
         ));
+        let (o, stop) = (self.outbox.clone(), shutdown.clone());
+        fleet.push(supervise("outbox".into(), shutdown.clone(), move || {
+            orchestrator::outbox::run(o.clone(), stop.clone())
+        }));
         for w in &self.workers {
             let (w, stop) = (w.clone(), shutdown.clone());
             fleet.push(supervise(

@@ -9,3 +9,5 @@ pub mod ring;
 pub mod worker;
 
 pub use health::FleetHealth;
+pub mod notify;
+pub mod outbox;

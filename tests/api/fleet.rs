@@ -378,3 +378,52 @@ pub fn alert_set(rows: &[alerts::Model]) -> Vec<(Uuid, String)> {
     out.sort();
     out
 }
+
+/// Sends each `(to, amount)` transfer of `token` from `from`, `per_block` to a block;
+/// returns each transfer's `(hash, amount)` and the last block holding one.
+pub async fn transfers(
+    anvil: &crate::anvil::Anvil,
+    token: &str,
+    from: &str,
+    to: &[String],
+    amounts: &[u64],
+    per_block: usize,
+) -> (Vec<(String, u64)>, u64) {
+    let mut sent = Vec::new();
+    for (i, amount) in amounts.iter().enumerate() {
+        let hash = anvil
+            .transfer(token, from, &to[i % to.len()], *amount)
+            .await;
+        sent.push((hash.to_lowercase(), *amount));
+        if (i + 1) % per_block == 0 {
+            anvil.mine().await;
+        }
+    }
+    anvil.mine().await;
+    let last = anvil.block_number().await;
+    // One more block confirms the last (networks here need 1 confirmation).
+    anvil.mine().await;
+    anvil.mine().await;
+    (sent, last)
+}
+
+pub struct Chain {
+    pub anvil: crate::anvil::Anvil,
+    pub token: String,
+    pub accounts: Vec<String>,
+}
+
+/// Anvil with the test token deployed (automine off), or `None` when Anvil is missing.
+pub async fn chain(test: &str) -> Option<Chain> {
+    let anvil = crate::anvil::Anvil::start(test).await?;
+    anvil.automine(false).await;
+    let accounts = anvil.accounts().await;
+    let token = anvil.deploy_token(&accounts[0], 1_000_000_000).await;
+    anvil.mine().await;
+    Some(Chain {
+        anvil,
+        token,
+        accounts,
+    })
+}
+

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use stellar_monitor::config::{
-    BusArgs, GlobalArgs, LogFormat, OrchestratorTuning, SecurityArgs, ServeArgs, WatcherTuning,
-    WorkerTuning,
+    BusArgs, GlobalArgs, LogFormat, NotifyTuning, OrchestratorTuning, SecurityArgs, ServeArgs,
+    WatcherTuning, WorkerTuning,
 };
 use stellar_monitor::database::{self, Target};
 use stellar_monitor::startup::Application;
@@ -177,6 +177,23 @@ pub fn test_orchestrator_tuning() -> OrchestratorTuning {
     }
 }
 
+/// Notifications tuned for tests: local receivers allowed, quick polls, a compressed
+/// long schedule.
+pub fn test_notify_tuning() -> NotifyTuning {
+    NotifyTuning {
+        notify_concurrency: 8,
+        notify_tenant_per_minute: 10_000,
+        notify_timeout_ms: 2_000,
+        notify_poll_ms: 50,
+        notify_lease_secs: 5,
+        notify_long_schedule_ms: vec![100, 100],
+        notify_allow_private_targets: true,
+        notify_smtp_allow_plaintext: true,
+        notify_smtp_ca_file: None,
+        notify_telegram_api_base: "http://127.0.0.1:9".to_owned(),
+    }
+}
+
 fn serve_args(redis_url: Option<String>, prefix: String) -> ServeArgs {
     ServeArgs {
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -198,6 +215,7 @@ fn serve_args(redis_url: Option<String>, prefix: String) -> ServeArgs {
         workers: 2,
         worker: test_worker_tuning(),
         orchestrator: test_orchestrator_tuning(),
+        notify: test_notify_tuning(),
     }
 }
 

@@ -9,59 +9,11 @@ use sea_orm::ConnectionTrait;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::anvil::Anvil;
 use crate::fleet::{
-    all_alerts, all_deliveries, catalog_network, seed_tenants, transfer_monitor, wait_flowing,
-    wait_processed,
+    all_alerts, all_deliveries, catalog_network, chain, seed_tenants, transfer_monitor, transfers,
+    wait_flowing, wait_processed,
 };
 use crate::helpers::{TestApp, spawn_app, spawn_app_on, spawn_app_sqlite};
-
-/// Sends each `(to, amount)` transfer of `token` from `from`, `per_block` to a block;
-/// returns each transfer's `(hash, amount)` and the last block holding one.
-async fn transfers(
-    anvil: &Anvil,
-    token: &str,
-    from: &str,
-    to: &[String],
-    amounts: &[u64],
-    per_block: usize,
-) -> (Vec<(String, u64)>, u64) {
-    let mut sent = Vec::new();
-    for (i, amount) in amounts.iter().enumerate() {
-        let hash = anvil
-            .transfer(token, from, &to[i % to.len()], *amount)
-            .await;
-        sent.push((hash.to_lowercase(), *amount));
-        if (i + 1) % per_block == 0 {
-            anvil.mine().await;
-        }
-    }
-    anvil.mine().await;
-    let last = anvil.block_number().await;
-    // One more block confirms the last (networks here need 1 confirmation).
-    anvil.mine().await;
-    anvil.mine().await;
-    (sent, last)
-}
-
-struct Chain {
-    anvil: Anvil,
-    token: String,
-    accounts: Vec<String>,
-}
-
-async fn chain(test: &str) -> Option<Chain> {
-    let anvil = Anvil::start(test).await?;
-    anvil.automine(false).await;
-    let accounts = anvil.accounts().await;
-    let token = anvil.deploy_token(&accounts[0], 1_000_000_000).await;
-    anvil.mine().await;
-    Some(Chain {
-        anvil,
-        token,
-        accounts,
-    })
-}
 
 #[tokio::test]
 async fn every_match_becomes_one_alert_with_one_delivery_per_trigger_even_when_replayed() {

@@ -1,6 +1,6 @@
 //! GraphQL object types.
 
-use async_graphql::{Enum, ID, Json, SimpleObject};
+use async_graphql::{ComplexObject, Context, Enum, ID, Json, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use crate::services::networks::shown;
@@ -242,7 +242,10 @@ impl From<alerts::Model> for Alert {
 }
 
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct Delivery {
+    #[graphql(skip)]
+    pub uuid: uuid::Uuid,
     pub id: ID,
     pub alert_id: ID,
     pub trigger_id: ID,
@@ -258,6 +261,7 @@ pub struct Delivery {
 impl From<deliveries::Model> for Delivery {
     fn from(d: deliveries::Model) -> Self {
         Self {
+            uuid: d.id,
             id: ID(d.id.to_string()),
             alert_id: ID(d.alert_id.to_string()),
             trigger_id: ID(d.trigger_id.to_string()),
@@ -268,6 +272,42 @@ impl From<deliveries::Model> for Delivery {
             last_status_code: d.last_status_code,
             delivered_at: d.delivered_at,
             created_at: d.created_at,
+        }
+    }
+}
+
+#[ComplexObject]
+impl Delivery {
+    /// Every attempt of this delivery, oldest first (attempt numbers restart when it is
+    /// redelivered).
+    async fn attempt_log(&self, ctx: &Context<'_>) -> crate::error::ApiResult<Vec<DeliveryAttempt>> {
+        let (_, t) = crate::context::authorize(ctx, "deliveries", "read")?;
+        let rows = crate::services::alerts::attempts(crate::context::state(ctx), t, self.uuid).await?;
+        Ok(rows.into_iter().map(DeliveryAttempt::from).collect())
+    }
+}
+
+/// One attempt at a delivery.
+#[derive(SimpleObject)]
+pub struct DeliveryAttempt {
+    pub attempt: i32,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: i64,
+    pub status_code: Option<i32>,
+    pub error: Option<String>,
+    /// `success`, `retryable` or `permanent`.
+    pub outcome: String,
+}
+
+impl From<entities::delivery_attempts::Model> for DeliveryAttempt {
+    fn from(a: entities::delivery_attempts::Model) -> Self {
+        Self {
+            attempt: a.attempt,
+            started_at: a.started_at,
+            duration_ms: a.duration_ms,
+            status_code: a.status_code,
+            error: a.error,
+            outcome: a.outcome,
         }
     }
 }

@@ -99,6 +99,26 @@ pub async fn deliveries_page(
     Ok((rows, more))
 }
 
+/// A delivery's attempts, oldest first (at most the last 100).
+pub async fn attempts(
+    st: &ApiState,
+    tenant: &TenantCtx,
+    delivery: Uuid,
+) -> ServiceResult<Vec<entities::delivery_attempts::Model>> {
+    use entities::delivery_attempts;
+    let txn = TenantTxn::begin(&st.db, tenant.id).await?;
+    let mut rows = txn
+        .select::<delivery_attempts::Entity>()
+        .filter(delivery_attempts::Column::DeliveryId.eq(delivery))
+        .order_by_desc(delivery_attempts::Column::Id)
+        .limit(100)
+        .all(txn.conn())
+        .await?;
+    txn.commit().await?;
+    rows.reverse();
+    Ok(rows)
+}
+
 /// Queues a delivery again (dead or delivered): pending now, same alert id, so the
 /// receiver can still deduplicate.
 pub async fn redeliver(
@@ -123,6 +143,8 @@ pub async fn redeliver(
     let mut row: deliveries::ActiveModel = delivery.into();
     let now = Utc::now();
     row.status = Set("pending".to_owned());
+    // A new round: the retry schedule starts over.
+    row.attempts = Set(0);
     row.next_attempt_at = Set(now);
     row.locked_until = Set(None);
     row.updated_at = Set(now);

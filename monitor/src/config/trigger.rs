@@ -95,11 +95,35 @@ pub struct EmailConfig {
     pub recipients: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_policy: Option<RetryPolicy>,
+    /// Ours, not OZ's: how to secure the connection. By default implicit TLS on port
+    /// 465 and STARTTLS (required) on any other port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<SmtpTls>,
+}
+
+/// How an SMTP connection is secured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// TLS from the first byte (SMTPS, usually port 465).
+    Implicit,
+    /// Plain connection upgraded with STARTTLS, which is required (usually port 587).
+    Starttls,
+    /// No encryption: only where the operator allows it (local relays).
+    None,
 }
 
 impl EmailConfig {
     pub fn port(&self) -> u16 {
         self.port.unwrap_or(465)
+    }
+
+    pub fn tls(&self) -> SmtpTls {
+        self.tls.unwrap_or(if self.port() == 465 {
+            SmtpTls::Implicit
+        } else {
+            SmtpTls::Starttls
+        })
     }
 }
 
@@ -121,6 +145,10 @@ pub struct WebhookConfig {
     pub method: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<SecretValue>,
+    /// Ours, not OZ's: the secret being rotated out. While set, requests also carry
+    /// `X-Signature-Previous`, so receivers can switch keys without missing alerts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_secret: Option<SecretValue>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headers: Option<BTreeMap<String, String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
