@@ -10,6 +10,30 @@ use crate::database::Target;
 
 pub async fn run(command: BenchCommand) -> Result<String> {
     match command {
+        BenchCommand::E2e {
+            rpc_url,
+            bench_database_url,
+            redis_url,
+            tenants,
+            workers,
+            blocks,
+            transfers_per_block,
+            block_interval_ms,
+            kill_worker,
+        } => {
+            crate::bench_e2e::e2e(crate::bench_e2e::E2eSettings {
+                rpc_url,
+                database_url: bench_database_url,
+                redis_url,
+                tenants,
+                workers,
+                blocks,
+                transfers_per_block,
+                block_interval: std::time::Duration::from_millis(block_interval_ms),
+                kill_worker,
+            })
+            .await
+        }
         BenchCommand::Watcher {
             rpc_url,
             blocks,
@@ -76,7 +100,7 @@ fn real_evm_blocks(dir: &Path) -> Option<Vec<EvmBlockData>> {
 /// The test token, to populate a node.
 const TOKEN: &str = include_str!("../tests/fixtures/token.json");
 
-async fn rpc(
+pub(crate) async fn rpc(
     http: &reqwest::Client,
     url: &str,
     method: &str,
@@ -101,39 +125,7 @@ async fn populate(url: &str, blocks: u64, per_block: u64) -> Result<()> {
     let http = reqwest::Client::new();
     let accounts: Vec<String> =
         serde_json::from_value(rpc(&http, url, "eth_accounts", serde_json::json!([])).await?)?;
-    let token: serde_json::Value = serde_json::from_str(TOKEN)?;
-    let data = format!(
-        "{}{:064x}",
-        token["bytecode"].as_str().unwrap_or_default(),
-        1u64 << 60
-    );
-    rpc(&http, url, "evm_setAutomine", serde_json::json!([true])).await?;
-    let hash = rpc(
-        &http,
-        url,
-        "eth_sendTransaction",
-        serde_json::json!([{"from": accounts[0], "data": data, "gas": "0x2dc6c0"}]),
-    )
-    .await?;
-    // Anvil may mine a moment after answering.
-    let mut receipt = serde_json::Value::Null;
-    for _ in 0..100 {
-        receipt = rpc(
-            &http,
-            url,
-            "eth_getTransactionReceipt",
-            serde_json::json!([hash]),
-        )
-        .await?;
-        if !receipt.is_null() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let address = receipt["contractAddress"]
-        .as_str()
-        .context("no contract address")?
-        .to_owned();
+    let address = deploy_token(&http, url, &accounts[0]).await?;
     rpc(&http, url, "evm_setAutomine", serde_json::json!([false])).await?;
     for _ in 0..blocks {
         for i in 0..per_block {
@@ -157,6 +149,44 @@ async fn populate(url: &str, blocks: u64, per_block: u64) -> Result<()> {
         rpc(&http, url, "evm_mine", serde_json::json!([])).await?;
     }
     Ok(())
+}
+
+/// Deploys the test token (supply to `from`) with automine on; returns its address.
+pub(crate) async fn deploy_token(http: &reqwest::Client, url: &str, from: &str) -> Result<String> {
+    let token: serde_json::Value = serde_json::from_str(TOKEN)?;
+    let data = format!(
+        "{}{:064x}",
+        token["bytecode"].as_str().unwrap_or_default(),
+        1u64 << 60
+    );
+    rpc(http, url, "evm_setAutomine", serde_json::json!([true])).await?;
+    let hash = rpc(
+        http,
+        url,
+        "eth_sendTransaction",
+        serde_json::json!([{"from": from, "data": data, "gas": "0x2dc6c0"}]),
+    )
+    .await?;
+    // Anvil may mine a moment after answering.
+    let mut receipt = serde_json::Value::Null;
+    for _ in 0..100 {
+        receipt = rpc(
+            http,
+            url,
+            "eth_getTransactionReceipt",
+            serde_json::json!([hash]),
+        )
+        .await?;
+        if !receipt.is_null() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let address = receipt["contractAddress"]
+        .as_str()
+        .context("no contract address")?
+        .to_owned();
+    Ok(address)
 }
 
 /// What `bench watcher` reports.

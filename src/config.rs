@@ -148,6 +148,38 @@ pub enum BenchCommand {
         #[arg(long, env = "SM_COMPAT_DIR")]
         compat_dir: Option<PathBuf>,
     },
+    /// The whole pipeline under load against an EVM node with unlocked accounts (a local
+    /// Anvil): N tenants, transfers block by block, a local webhook receiver counting
+    /// what arrives; prints one JSON line (latencies, duplicates, deliveries per second).
+    E2e {
+        /// The node's JSON-RPC URL.
+        #[arg(long, default_value = "http://127.0.0.1:8545")]
+        rpc_url: String,
+        /// A scratch PostgreSQL database to fill (default: a temporary SQLite file).
+        /// Never the platform's own database: the run adds thousands of tenants.
+        #[arg(long, env = "BENCH_DATABASE_URL", hide_env_values = true)]
+        bench_database_url: Option<String>,
+        /// Redis URL (default: the in-process bus).
+        #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+        redis_url: Option<String>,
+        #[arg(long, default_value_t = 1_000)]
+        tenants: usize,
+        /// Workers in the process.
+        #[arg(long, default_value_t = 4)]
+        workers: usize,
+        /// Blocks of transfers.
+        #[arg(long, default_value_t = 10)]
+        blocks: u64,
+        /// Transfers per block (every other one matches).
+        #[arg(long, default_value_t = 2)]
+        transfers_per_block: u64,
+        /// Milliseconds between blocks.
+        #[arg(long, default_value_t = 1_000)]
+        block_interval_ms: u64,
+        /// Abort one worker halfway (a crash) and time the reassignment.
+        #[arg(long)]
+        kill_worker: bool,
+    },
     /// A watcher catching up on an EVM node (e.g. a local Anvil); prints one JSON line.
     Watcher {
         /// The node's JSON-RPC URL.
@@ -360,7 +392,11 @@ pub struct NotifyTuning {
     pub notify_smtp_ca_file: Option<PathBuf>,
 
     /// Telegram Bot API base URL.
-    #[arg(long, env = "NOTIFY_TELEGRAM_API_BASE", default_value = "https://api.telegram.org")]
+    #[arg(
+        long,
+        env = "NOTIFY_TELEGRAM_API_BASE",
+        default_value = "https://api.telegram.org"
+    )]
     pub notify_telegram_api_base: String,
 }
 

@@ -2,6 +2,7 @@
 //! endpoints. Domain logic lives in the workspace crates; this crate only connects them.
 
 pub mod bench;
+pub mod bench_e2e;
 pub mod bootstrap;
 pub mod check;
 pub mod config;

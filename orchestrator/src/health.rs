@@ -66,7 +66,10 @@ mod tests {
             draining: false,
             epoch: 1,
             tenants: 1,
-            lag: lag.iter().map(|(n, l)| (n.to_string(), *l)).collect::<BTreeMap<_, _>>(),
+            lag: lag
+                .iter()
+                .map(|(n, l)| (n.to_string(), *l))
+                .collect::<BTreeMap<_, _>>(),
             errors: 0,
             blocks_processed: 0,
         }

@@ -12,21 +12,24 @@
 //! - Per tenant: a rate limit per minute (over it, deliveries wait for the next minute)
 //!   and the plan's notifications per day (over it, deliveries are `skipped`).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bus::Bus;
 use chrono::{DateTime, Utc};
 use entities::secrets::Sealer;
-use entities::{SystemTxn, alerts, deliveries, delivery_attempts, tenant_triggers, tenant_usage, tenants};
+use entities::{
+    SystemTxn, alerts, deliveries, delivery_attempts, tenant_triggers, tenant_usage, tenants,
+};
 use futures::StreamExt;
 use monitor::config::{Jitter, RetryPolicy, Trigger, TriggerConfig};
 use policies::{Plans, QuotaOverrides};
 use rand::Rng;
 use sea_orm::sea_query::{Alias, Expr, LockBehavior, LockType, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseConnection,
+    DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -38,10 +41,12 @@ use crate::notify::send::{self, Outcome, SendSettings};
 
 /// After the trigger's own retries: about a day of further attempts.
 pub fn default_long_schedule() -> Vec<Duration> {
-    [60, 300, 900, 1_800, 3_600, 7_200, 14_400, 14_400, 14_400, 14_400, 14_400]
-        .into_iter()
-        .map(Duration::from_secs)
-        .collect()
+    [
+        60, 300, 900, 1_800, 3_600, 7_200, 14_400, 14_400, 14_400, 14_400, 14_400,
+    ]
+    .into_iter()
+    .map(Duration::from_secs)
+    .collect()
 }
 
 #[derive(Clone, Debug)]
@@ -122,7 +127,8 @@ pub fn next_delay(
         };
         return Some(Duration::from_secs_f64(delay));
     }
-    long.get((failures - policy.max_retries - 1) as usize).copied()
+    long.get((failures - policy.max_retries - 1) as usize)
+        .copied()
 }
 
 fn retry_policy(trigger: &Trigger) -> RetryPolicy {
@@ -140,15 +146,35 @@ fn retry_policy(trigger: &Trigger) -> RetryPolicy {
 /// Runs until `shutdown`, delivering whatever is due.
 pub async fn run(ctx: OutboxContext, shutdown: CancellationToken) {
     let client = send::http_client(&ctx.options.send);
-    let mut wake = ctx.bus.subscribe(&ctx.bus.keys().alerts_channel()).await.ok();
+    let mut wake = ctx
+        .bus
+        .subscribe(&ctx.bus.keys().alerts_channel())
+        .await
+        .ok();
     while !shutdown.is_cancelled() {
         match claim(&ctx).await {
             Ok(batch) if !batch.is_empty() => {
-                futures::stream::iter(batch)
-                    .for_each_concurrent(ctx.options.concurrency.max(1), |d| {
+                let mut subjects = match load(&ctx, &batch).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        // The claims expire and are retried.
+                        tracing::warn!(error = %e, "loading claimed deliveries failed");
+                        tokio::time::sleep(ctx.options.poll).await;
+                        continue;
+                    }
+                };
+                let work: Vec<(deliveries::Model, Option<Subject>)> = batch
+                    .into_iter()
+                    .map(|d| {
+                        let s = subjects.remove(&d.id);
+                        (d, s)
+                    })
+                    .collect();
+                futures::stream::iter(work)
+                    .for_each_concurrent(ctx.options.concurrency.max(1), |(d, subject)| {
                         let (ctx, client) = (&ctx, &client);
                         async move {
-                            if let Err(e) = attempt(ctx, client, d).await {
+                            if let Err(e) = attempt(ctx, client, d, subject).await {
                                 tracing::warn!(error = %e, "recording a delivery attempt failed");
                             }
                         }
@@ -220,47 +246,77 @@ struct Subject {
     sent_today: u64,
 }
 
-async fn load(ctx: &OutboxContext, d: &deliveries::Model) -> Result<Option<Subject>, DbErr> {
+/// Loads what the claimed deliveries need, in a handful of queries for the batch.
+async fn load(
+    ctx: &OutboxContext,
+    batch: &[deliveries::Model],
+) -> Result<HashMap<Uuid, Subject>, DbErr> {
+    let alert_ids: Vec<i64> = batch.iter().map(|d| d.alert_id).collect();
+    let trigger_ids: Vec<Uuid> = batch.iter().map(|d| d.trigger_id).collect();
+    let tenant_ids: Vec<Uuid> = batch.iter().map(|d| d.tenant_id).collect();
     let txn = SystemTxn::begin(&ctx.db).await?;
     let c = txn.conn();
-    let alert = alerts::Entity::find()
-        .filter(alerts::Column::TenantId.eq(d.tenant_id))
-        .filter(alerts::Column::Id.eq(d.alert_id))
-        .one(c)
-        .await?;
-    let trigger = tenant_triggers::Entity::find()
-        .filter(tenant_triggers::Column::TenantId.eq(d.tenant_id))
-        .filter(tenant_triggers::Column::Id.eq(d.trigger_id))
-        .one(c)
-        .await?;
-    let tenant = tenants::Entity::find_by_id(d.tenant_id).one(c).await?;
-    let usage = tenant_usage::Entity::find()
-        .filter(tenant_usage::Column::TenantId.eq(d.tenant_id))
+    let alerts: HashMap<(Uuid, i64), alerts::Model> = alerts::Entity::find()
+        .filter(alerts::Column::Id.is_in(alert_ids))
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|a| ((a.tenant_id, a.id), a))
+        .collect();
+    let triggers: HashMap<(Uuid, Uuid), tenant_triggers::Model> = tenant_triggers::Entity::find()
+        .filter(tenant_triggers::Column::Id.is_in(trigger_ids))
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|t| ((t.tenant_id, t.id), t))
+        .collect();
+    let tenants: HashMap<Uuid, tenants::Model> = tenants::Entity::find()
+        .filter(tenants::Column::Id.is_in(tenant_ids.clone()))
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t))
+        .collect();
+    let usage: HashMap<Uuid, i64> = tenant_usage::Entity::find()
+        .filter(tenant_usage::Column::TenantId.is_in(tenant_ids))
         .filter(tenant_usage::Column::Day.eq(Utc::now().format("%Y-%m-%d").to_string()))
-        .one(c)
-        .await?;
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|u| (u.tenant_id, u.notifications))
+        .collect();
     txn.commit().await?;
-    let (Some(alert), Some(tenant)) = (alert, tenant) else {
-        return Ok(None);
-    };
-    let notifications_per_day = ctx
-        .plans
-        .get(&tenant.plan)
-        .map(|q| {
-            let o: QuotaOverrides = tenant
-                .quota_overrides
-                .clone()
-                .and_then(|j| serde_json::from_value(j).ok())
-                .unwrap_or_default();
-            q.with_overrides(&o).notifications_per_day
-        })
-        .unwrap_or(0);
-    Ok(Some(Subject {
-        alert,
-        trigger,
-        notifications_per_day,
-        sent_today: usage.map_or(0, |u| u.notifications.max(0) as u64),
-    }))
+    let mut out = HashMap::new();
+    for d in batch {
+        let (Some(alert), Some(tenant)) = (
+            alerts.get(&(d.tenant_id, d.alert_id)),
+            tenants.get(&d.tenant_id),
+        ) else {
+            continue;
+        };
+        let notifications_per_day = ctx
+            .plans
+            .get(&tenant.plan)
+            .map(|q| {
+                let o: QuotaOverrides = tenant
+                    .quota_overrides
+                    .clone()
+                    .and_then(|j| serde_json::from_value(j).ok())
+                    .unwrap_or_default();
+                q.with_overrides(&o).notifications_per_day
+            })
+            .unwrap_or(0);
+        out.insert(
+            d.id,
+            Subject {
+                alert: alert.clone(),
+                trigger: triggers.get(&(d.tenant_id, d.trigger_id)).cloned(),
+                notifications_per_day,
+                sent_today: usage.get(&d.tenant_id).map_or(0, |n| (*n).max(0) as u64),
+            },
+        );
+    }
+    Ok(out)
 }
 
 /// The channel name of a trigger row, for metrics.
@@ -272,10 +328,19 @@ async fn attempt(
     ctx: &OutboxContext,
     client: &reqwest::Client,
     d: deliveries::Model,
+    subject: Option<Subject>,
 ) -> Result<(), DbErr> {
-    let Some(subject) = load(ctx, &d).await? else {
+    let Some(subject) = subject else {
         // The alert or tenant is gone (cascades will remove the row too).
-        return finish(ctx, &d, "skipped", None, Some("the alert no longer exists".into()), None).await;
+        return finish(
+            ctx,
+            &d,
+            "skipped",
+            None,
+            Some("the alert no longer exists".into()),
+            None,
+        )
+        .await;
     };
     if subject.sent_today >= subject.notifications_per_day {
         return finish(
@@ -301,19 +366,31 @@ async fn attempt(
         && n > ctx.options.tenant_per_minute
     {
         metrics::counter!("stellar_monitor_deliveries_deferred_total").increment(1);
-        let next = DateTime::<Utc>::from_timestamp(((minute + 1) * 60) as i64, 0).unwrap_or_else(Utc::now);
+        let next =
+            DateTime::<Utc>::from_timestamp(((minute + 1) * 60) as i64, 0).unwrap_or_else(Utc::now);
         return reschedule(ctx, &d, next).await;
     }
     let channel = channel(subject.trigger.as_ref());
     let started_at = Utc::now();
     let started = Instant::now();
     let (outcome, policy) = match prepare(ctx, &subject) {
-        Err(error) => (Outcome::Permanent { status: None, error }, RetryPolicy::default()),
+        Err(error) => (
+            Outcome::Permanent {
+                status: None,
+                error,
+            },
+            RetryPolicy::default(),
+        ),
         Ok((prepared, policy)) => {
             let outcome = match &prepared {
                 Prepared::Http(req) => send::http(client, req, &ctx.options.send).await,
                 Prepared::Email(m) => {
-                    send::email(m, &public_alert_id(d.tenant_id, &subject.alert.idempotency_key), &ctx.options.send).await
+                    send::email(
+                        m,
+                        &public_alert_id(d.tenant_id, &subject.alert.idempotency_key),
+                        &ctx.options.send,
+                    )
+                    .await
                 }
                 Prepared::Script { .. } => Outcome::Permanent {
                     status: None,
@@ -369,8 +446,15 @@ async fn record(
     let (status, next, error) = match outcome {
         Outcome::Delivered { .. } => ("delivered", None, None),
         Outcome::Permanent { error, .. } => ("dead", None, Some(error.clone())),
-        Outcome::Retryable { error, retry_after, .. } => {
-            match next_delay(failures, policy, &ctx.options.long_schedule, &mut rand::thread_rng()) {
+        Outcome::Retryable {
+            error, retry_after, ..
+        } => {
+            match next_delay(
+                failures,
+                policy,
+                &ctx.options.long_schedule,
+                &mut rand::thread_rng(),
+            ) {
                 Some(delay) => {
                     let delay = retry_after.map_or(delay, |r| r.max(delay));
                     let at = now + chrono::Duration::from_std(delay).unwrap_or_default();
@@ -397,7 +481,10 @@ async fn record(
     let mut update = deliveries::Entity::update_many()
         .col_expr(deliveries::Column::Status, Expr::value(status))
         .col_expr(deliveries::Column::Attempts, Expr::value(failures as i32))
-        .col_expr(deliveries::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(
+            deliveries::Column::LockedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
         .col_expr(deliveries::Column::LastError, Expr::value(error.clone()))
         .col_expr(
             deliveries::Column::LastStatusCode,
@@ -437,8 +524,9 @@ async fn count_notification(txn: &SystemTxn, tenant: Uuid) -> Result<(), DbErr> 
         OnConflict::columns([tenant_usage::Column::TenantId, tenant_usage::Column::Day])
             .value(
                 tenant_usage::Column::Notifications,
-                Expr::col((tenant_usage::Entity, tenant_usage::Column::Notifications))
-                    .add(Expr::col((Alias::new("excluded"), tenant_usage::Column::Notifications))),
+                Expr::col((tenant_usage::Entity, tenant_usage::Column::Notifications)).add(
+                    Expr::col((Alias::new("excluded"), tenant_usage::Column::Notifications)),
+                ),
             )
             .to_owned(),
     )
@@ -460,10 +548,16 @@ async fn finish(
     let now = Utc::now();
     deliveries::Entity::update_many()
         .col_expr(deliveries::Column::Status, Expr::value(status))
-        .col_expr(deliveries::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(
+            deliveries::Column::LockedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
         .col_expr(deliveries::Column::LastError, Expr::value(error))
         .col_expr(deliveries::Column::LastStatusCode, Expr::value(code))
-        .col_expr(deliveries::Column::NextAttemptAt, Expr::value(at.unwrap_or(now)))
+        .col_expr(
+            deliveries::Column::NextAttemptAt,
+            Expr::value(at.unwrap_or(now)),
+        )
         .col_expr(deliveries::Column::UpdatedAt, Expr::value(now))
         .filter(deliveries::Column::Id.eq(d.id))
         .filter(deliveries::Column::Attempts.eq(d.attempts))
@@ -475,7 +569,11 @@ async fn finish(
 }
 
 /// Puts a claimed delivery back to wait until `at` (not an attempt).
-async fn reschedule(ctx: &OutboxContext, d: &deliveries::Model, at: DateTime<Utc>) -> Result<(), DbErr> {
+async fn reschedule(
+    ctx: &OutboxContext,
+    d: &deliveries::Model,
+    at: DateTime<Utc>,
+) -> Result<(), DbErr> {
     finish(ctx, d, "pending", None, d.last_error.clone(), Some(at)).await
 }
 
@@ -512,7 +610,9 @@ mod tests {
             jitter: Jitter::None,
         };
         let long = [Duration::from_secs(60), Duration::from_secs(300)];
-        let delays: Vec<Option<Duration>> = (1..=6).map(|n| next_delay(n, &policy, &long, &mut rng)).collect();
+        let delays: Vec<Option<Duration>> = (1..=6)
+            .map(|n| next_delay(n, &policy, &long, &mut rng))
+            .collect();
         assert_eq!(
             delays,
             vec![
@@ -524,7 +624,10 @@ mod tests {
                 None,
             ]
         );
-        let full = RetryPolicy { jitter: Jitter::Full, ..policy };
+        let full = RetryPolicy {
+            jitter: Jitter::Full,
+            ..policy
+        };
         for _ in 0..1_000 {
             let d = next_delay(2, &full, &long, &mut rng).unwrap();
             assert!(d <= Duration::from_millis(500));

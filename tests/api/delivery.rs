@@ -7,10 +7,12 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::fleet::{Chain, all_alerts, catalog_network, chain, transfer_monitor, transfers, wait_flowing};
+use crate::fleet::{
+    Chain, all_alerts, catalog_network, chain, transfer_monitor, transfers, wait_flowing,
+};
 use crate::gql::Client;
 use crate::helpers::{TestApp, spawn_app, spawn_app_with};
-use crate::receiver::{Behaviour, Receiver, Received};
+use crate::receiver::{Behaviour, Received, Receiver};
 
 struct Setup {
     c: Chain,
@@ -26,9 +28,16 @@ async fn setup(test: &str, app: TestApp, trigger: Value) -> Option<Setup> {
     catalog_network(&app, "chain", &c.anvil.url).await;
     let owner = app.owner("notify").await;
     let r = app
-        .gql(&owner, "mutation { enableNetwork(input: {catalogSlug: \"chain\"}) { network { slug } } }", json!({}))
+        .gql(
+            &owner,
+            "mutation { enableNetwork(input: {catalogSlug: \"chain\"}) { network { slug } } }",
+            json!({}),
+        )
         .await;
-    assert_eq!(r["data"]["enableNetwork"]["network"]["slug"], "chain", "{r}");
+    assert_eq!(
+        r["data"]["enableNetwork"]["network"]["slug"], "chain",
+        "{r}"
+    );
     let r = app
         .gql(
             &owner,
@@ -36,20 +45,34 @@ async fn setup(test: &str, app: TestApp, trigger: Value) -> Option<Setup> {
             json!({"t": trigger}),
         )
         .await;
-    assert!(r["data"]["createTrigger"]["trigger"]["id"].is_string(), "{r}");
+    assert!(
+        r["data"]["createTrigger"]["trigger"]["id"].is_string(),
+        "{r}"
+    );
     let mut monitor = transfer_monitor("Big transfers", "chain", &c.token, "value > 1000");
     monitor["triggers"] = json!(["hook"]);
     let r = app.create_monitor(&owner, monitor).await;
-    assert!(r["data"]["createMonitor"]["monitor"]["id"].is_string(), "{r}");
+    assert!(
+        r["data"]["createMonitor"]["monitor"]["id"].is_string(),
+        "{r}"
+    );
     let tenant = uuid::Uuid::parse_str(
-        crate::fleet::system_text(&app.db, "SELECT CAST(id AS TEXT) FROM tenants WHERE slug = 'notify'")
-            .await[0]
+        crate::fleet::system_text(
+            &app.db,
+            "SELECT CAST(id AS TEXT) FROM tenants WHERE slug = 'notify'",
+        )
+        .await[0]
             .as_deref()
             .unwrap(),
     )
     .unwrap();
     wait_flowing(&c.anvil, &app.db, "chain", &[tenant]).await;
-    Some(Setup { c, app, owner, tenant })
+    Some(Setup {
+        c,
+        app,
+        owner,
+        tenant,
+    })
 }
 
 impl Setup {
@@ -90,7 +113,11 @@ impl Setup {
             if let Some(d) = self.deliveries(&[status]).await.into_iter().next() {
                 return d;
             }
-            assert!(std::time::Instant::now() < deadline, "no {status} delivery: {:?}", self.deliveries(&[]).await);
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {status} delivery: {:?}",
+                self.deliveries(&[]).await
+            );
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     }
@@ -134,7 +161,10 @@ async fn a_webhook_carries_exact_bytes_headers_and_a_signature_the_receiver_can_
     let now_ms = chrono::Utc::now().timestamp_millis();
     assert!((now_ms - ts.parse::<i64>().unwrap()).abs() < 60_000);
     let signed = [r.body.as_slice(), ts.as_bytes()].concat();
-    assert_eq!(r.header("x-signature").unwrap(), hmac_hex("s3cret-key", &signed));
+    assert_eq!(
+        r.header("x-signature").unwrap(),
+        hmac_hex("s3cret-key", &signed)
+    );
     let alert_id = r.header("x-alert-id").unwrap().to_owned();
     assert_eq!(alert_id.len(), 32);
     let d = s.wait_status("delivered").await;
@@ -147,17 +177,26 @@ async fn a_webhook_carries_exact_bytes_headers_and_a_signature_the_receiver_can_
     assert_eq!(all_alerts(&s.app.db).await.len(), 1);
     let sent = crate::fleet::system_text(
         &s.app.db,
-        &format!("SELECT CAST(notifications AS TEXT) FROM tenant_usage WHERE tenant_id = '{}'", s.tenant),
+        &format!(
+            "SELECT CAST(notifications AS TEXT) FROM tenant_usage WHERE tenant_id = '{}'",
+            s.tenant
+        ),
     )
     .await;
-    assert_eq!(sent, [Some("1".to_owned())], "usage counts the notification");
+    assert_eq!(
+        sent,
+        [Some("1".to_owned())],
+        "usage counts the notification"
+    );
 }
 
 #[tokio::test]
 async fn raw_mode_sends_the_match_and_slack_discord_telegram_get_their_shapes() {
     let rx = Receiver::start(Behaviour::Ok).await;
     let url = rx.url.clone();
-    let app = spawn_app_with(|serve| serve.notify.notify_telegram_api_base = format!("{url}/telegram")).await;
+    let app =
+        spawn_app_with(|serve| serve.notify.notify_telegram_api_base = format!("{url}/telegram"))
+            .await;
     let trigger = json!({"name": "raw", "trigger_type": "webhook", "config": {
         "url": {"type": "plain", "value": format!("{}/raw", rx.url)}, "payload_mode": "raw"}});
     let Some(s) = setup("raw_mode_sends_the_match", app, trigger).await else {
@@ -165,19 +204,41 @@ async fn raw_mode_sends_the_match_and_slack_discord_telegram_get_their_shapes() 
     };
     // Three more triggers on the same monitor, one per chat channel.
     let extra = [
-        ("slack", json!({"name": "s", "trigger_type": "slack", "config": {"slack_url": {"type": "plain", "value": format!("{}/slack", rx.url)}, "message": message()}})),
-        ("discord", json!({"name": "d", "trigger_type": "discord", "config": {"discord_url": {"type": "plain", "value": format!("{}/discord", rx.url)}, "message": message()}})),
-        ("telegram", json!({"name": "t", "trigger_type": "telegram", "config": {"token": {"type": "plain", "value": "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ012345678"}, "chat_id": "-100", "message": message()}})),
+        (
+            "slack",
+            json!({"name": "s", "trigger_type": "slack", "config": {"slack_url": {"type": "plain", "value": format!("{}/slack", rx.url)}, "message": message()}}),
+        ),
+        (
+            "discord",
+            json!({"name": "d", "trigger_type": "discord", "config": {"discord_url": {"type": "plain", "value": format!("{}/discord", rx.url)}, "message": message()}}),
+        ),
+        (
+            "telegram",
+            json!({"name": "t", "trigger_type": "telegram", "config": {"token": {"type": "plain", "value": "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ012345678"}, "chat_id": "-100", "message": message()}}),
+        ),
     ];
     for (slug, t) in &extra {
         let r = s
             .app
             .gql(&s.owner, "mutation($s: String!, $t: JSON!) { createTrigger(input: {slug: $s, ozJson: $t}) { trigger { id } } }", json!({"s": slug, "t": t}))
             .await;
-        assert!(r["data"]["createTrigger"]["trigger"]["id"].is_string(), "{r}");
+        assert!(
+            r["data"]["createTrigger"]["trigger"]["id"].is_string(),
+            "{r}"
+        );
     }
-    let monitors = s.app.gql(&s.owner, "{ monitors(first: 5) { edges { node { id } } } }", json!({})).await;
-    let id = monitors["data"]["monitors"]["edges"][0]["node"]["id"].as_str().unwrap().to_owned();
+    let monitors = s
+        .app
+        .gql(
+            &s.owner,
+            "{ monitors(first: 5) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    let id = monitors["data"]["monitors"]["edges"][0]["node"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let mut m = transfer_monitor("Big transfers", "chain", &s.c.token, "value > 1000");
     m["triggers"] = json!(["hook", "slack", "discord", "telegram"]);
     let r = s
@@ -188,10 +249,17 @@ async fn raw_mode_sends_the_match_and_slack_discord_telegram_get_their_shapes() 
 
     let tx = s.fire(2_500).await;
     let got = rx.wait("four notifications", |r| r.len() >= 4).await;
-    let by_path = |p: &str| got.iter().find(|r| r.path == p).unwrap_or_else(|| panic!("{p}: {got:?}"));
+    let by_path = |p: &str| {
+        got.iter()
+            .find(|r| r.path == p)
+            .unwrap_or_else(|| panic!("{p}: {got:?}"))
+    };
     let raw = by_path("/raw").json();
     assert_eq!(raw["EVM"]["transaction"]["hash"], tx);
-    assert_eq!(raw["EVM"]["matched_on_args"]["events"][0]["args"][2]["value"], "2500");
+    assert_eq!(
+        raw["EVM"]["matched_on_args"]["events"][0]["args"][2]["value"],
+        "2500"
+    );
     assert!(by_path("/raw").header("x-signature").is_none());
     let text = format!("*Big transfers on chain*\n\n2500 in {tx}");
     assert_eq!(
@@ -202,7 +270,10 @@ async fn raw_mode_sends_the_match_and_slack_discord_telegram_get_their_shapes() 
     let tg = by_path("/telegram/bot123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ012345678/sendMessage").json();
     assert_eq!(tg["chat_id"], "-100");
     assert_eq!(tg["parse_mode"], "MarkdownV2");
-    assert_eq!(tg["text"], format!("*Big transfers on chain*\n\n2500 in {tx}"));
+    assert_eq!(
+        tg["text"],
+        format!("*Big transfers on chain*\n\n2500 in {tx}")
+    );
 }
 
 #[tokio::test]
@@ -211,21 +282,41 @@ async fn a_receiver_down_for_the_first_attempts_gets_the_alert_exactly_once() {
     let trigger = json!({"name": "hook", "trigger_type": "webhook", "config": {
         "url": {"type": "plain", "value": rx.url}, "message": message(),
         "retry_policy": {"max_retries": 3, "initial_backoff": 50, "max_backoff": 100, "jitter": "none"}}});
-    let Some(s) = setup("a_receiver_down_for_the_first_attempts", spawn_app().await, trigger).await else {
+    let Some(s) = setup(
+        "a_receiver_down_for_the_first_attempts",
+        spawn_app().await,
+        trigger,
+    )
+    .await
+    else {
         return;
     };
     s.fire(3_000).await;
     let d = s.wait_status("delivered").await;
     let got = rx.received();
-    assert_eq!(got.iter().map(|r| r.answered).collect::<Vec<_>>(), [503, 503, 200]);
-    let ids: std::collections::BTreeSet<&str> = got.iter().map(|r| r.header("x-alert-id").unwrap()).collect();
+    assert_eq!(
+        got.iter().map(|r| r.answered).collect::<Vec<_>>(),
+        [503, 503, 200]
+    );
+    let ids: std::collections::BTreeSet<&str> = got
+        .iter()
+        .map(|r| r.header("x-alert-id").unwrap())
+        .collect();
     assert_eq!(ids.len(), 1, "every attempt carries the same alert id");
     assert_eq!(d["attempts"], 3);
-    let outcomes: Vec<&str> = d["attemptLog"].as_array().unwrap().iter().map(|a| a["outcome"].as_str().unwrap()).collect();
+    let outcomes: Vec<&str> = d["attemptLog"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["outcome"].as_str().unwrap())
+        .collect();
     assert_eq!(outcomes, ["retryable", "retryable", "success"]);
     assert_eq!(d["attemptLog"][0]["statusCode"], 503);
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert_eq!(rx.received().iter().filter(|r| r.answered == 200).count(), 1);
+    assert_eq!(
+        rx.received().iter().filter(|r| r.answered == 200).count(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -247,9 +338,16 @@ async fn a_receiver_failing_forever_ends_dead_visible_and_redeliverable() {
     rx.set(Behaviour::Ok);
     let r = s
         .app
-        .gql(&s.owner, "mutation($id: ID!) { redeliver(input: {id: $id}) { delivery { status attempts } } }", json!({"id": dead["id"]}))
+        .gql(
+            &s.owner,
+            "mutation($id: ID!) { redeliver(input: {id: $id}) { delivery { status attempts } } }",
+            json!({"id": dead["id"]}),
+        )
         .await;
-    assert_eq!(r["data"]["redeliver"]["delivery"]["status"], "pending", "{r}");
+    assert_eq!(
+        r["data"]["redeliver"]["delivery"]["status"], "pending",
+        "{r}"
+    );
     let d = s.wait_status("delivered").await;
     assert_eq!(d["attempts"], 1, "a new round: {d}");
     assert_eq!(rx.received().last().unwrap().answered, 200);
@@ -275,13 +373,23 @@ async fn misbehaving_receivers_are_failures_never_crashes() {
     let dead = s.wait_status("dead").await;
     let log = dead["attemptLog"].as_array().unwrap();
     assert!(log[0]["error"].as_str().unwrap().starts_with("HTTP 500"));
-    assert!(log[0]["error"].as_str().unwrap().len() < 1_000, "error text is bounded");
-    assert!(log.iter().any(|a| a["error"].as_str().unwrap_or("").contains("timed out")), "{log:?}");
+    assert!(
+        log[0]["error"].as_str().unwrap().len() < 1_000,
+        "error text is bounded"
+    );
+    assert!(
+        log.iter()
+            .any(|a| a["error"].as_str().unwrap_or("").contains("timed out")),
+        "{log:?}"
+    );
     assert_eq!(log.last().unwrap()["outcome"], "permanent");
     assert_eq!(dead["lastStatusCode"], 404);
     // The fleet is still working: a new alert is delivered.
     rx.set(Behaviour::Ok);
     let before = rx.received().len();
     s.fire(4_000).await;
-    rx.wait("the next alert", |r| r.len() > before && r.last().unwrap().answered == 200).await;
+    rx.wait("the next alert", |r| {
+        r.len() > before && r.last().unwrap().answered == 200
+    })
+    .await;
 }

@@ -426,4 +426,3 @@ pub async fn chain(test: &str) -> Option<Chain> {
         accounts,
     })
 }
-

@@ -78,7 +78,10 @@ async fn readiness_lists_the_workers_and_fails_when_one_falls_behind() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let body = loop {
         let body: serde_json::Value = app.get("/readyz").await.json().await.unwrap();
-        if body["workers"]["workers"].as_array().is_some_and(|w| w.len() == 2) {
+        if body["workers"]["workers"]
+            .as_array()
+            .is_some_and(|w| w.len() == 2)
+        {
             break body;
         }
         assert!(std::time::Instant::now() < deadline, "{body}");

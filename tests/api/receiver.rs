@@ -24,7 +24,9 @@ pub struct Received {
 
 impl Received {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
     }
 
     pub fn json(&self) -> serde_json::Value {
@@ -73,7 +75,11 @@ async fn handle(
         Behaviour::FailFirst(_) => (200, b"ok".to_vec(), None),
         Behaviour::Always(s) => (s, b"no".to_vec(), None),
         Behaviour::Slow(d) => (200, b"late".to_vec(), Some(d)),
-        Behaviour::Garbage => (500, (0..200_000u32).map(|i| (i % 251) as u8).collect(), None),
+        Behaviour::Garbage => (
+            500,
+            (0..200_000u32).map(|i| (i % 251) as u8).collect(),
+            None,
+        ),
     };
     // Recorded on arrival: a slow answer may never be read by the sender.
     inner.lock().unwrap().received.push(Received {

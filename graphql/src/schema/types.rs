@@ -280,9 +280,13 @@ impl From<deliveries::Model> for Delivery {
 impl Delivery {
     /// Every attempt of this delivery, oldest first (attempt numbers restart when it is
     /// redelivered).
-    async fn attempt_log(&self, ctx: &Context<'_>) -> crate::error::ApiResult<Vec<DeliveryAttempt>> {
+    async fn attempt_log(
+        &self,
+        ctx: &Context<'_>,
+    ) -> crate::error::ApiResult<Vec<DeliveryAttempt>> {
         let (_, t) = crate::context::authorize(ctx, "deliveries", "read")?;
-        let rows = crate::services::alerts::attempts(crate::context::state(ctx), t, self.uuid).await?;
+        let rows =
+            crate::services::alerts::attempts(crate::context::state(ctx), t, self.uuid).await?;
         Ok(rows.into_iter().map(DeliveryAttempt::from).collect())
     }
 }

@@ -5,8 +5,8 @@
 
 use hmac::{Hmac, Mac};
 use monitor::config::{
-    DISCORD_MAX_BODY, Message, PayloadMode, SecretValue, TELEGRAM_MAX_BODY, Trigger,
-    TriggerConfig, WebhookConfig,
+    DISCORD_MAX_BODY, Message, PayloadMode, SecretValue, TELEGRAM_MAX_BODY, Trigger, TriggerConfig,
+    WebhookConfig,
 };
 use serde_json::{Map, Value, json};
 use sha2::Sha256;
@@ -45,7 +45,12 @@ pub enum Prepared {
     Http(HttpRequest),
     Email(EmailMessage),
     /// A script trigger: runs the named script with the match as input.
-    Script { language: String, script: String, arguments: Vec<String>, timeout_ms: u32 },
+    Script {
+        language: String,
+        script: String,
+        arguments: Vec<String>,
+        timeout_ms: u32,
+    },
 }
 
 /// What a notification cannot be made from (a permanent failure: retrying would not
@@ -112,8 +117,24 @@ pub fn escape_markdown_v2(text: &str) -> String {
     for c in text.chars() {
         if matches!(
             c,
-            '_' | '*' | '[' | ']' | '(' | ')' | '~' | '`' | '>' | '#' | '+' | '-' | '=' | '|' | '{'
-                | '}' | '.' | '!' | '\\'
+            '_' | '*'
+                | '['
+                | ']'
+                | '('
+                | ')'
+                | '~'
+                | '`'
+                | '>'
+                | '#'
+                | '+'
+                | '-'
+                | '='
+                | '|'
+                | '{'
+                | '}'
+                | '.'
+                | '!'
+                | '\\'
         ) {
             out.push('\\');
         }
@@ -186,7 +207,11 @@ pub fn webhook(
         if let Some(previous) = &c.previous_secret {
             headers.push((
                 "X-Signature-Previous".to_owned(),
-                signature(&secret(previous, "previous webhook secret")?, &body, &timestamp),
+                signature(
+                    &secret(previous, "previous webhook secret")?,
+                    &body,
+                    &timestamp,
+                ),
             ));
         }
     }
@@ -233,7 +258,11 @@ pub fn prepare(
         TriggerConfig::Telegram(c) => {
             let (title, body) = rendered(&c.message, &vars);
             let text = truncate(
-                format!("*{}*\n\n{}", escape_markdown_v2(&title), escape_markdown_v2(&body)),
+                format!(
+                    "*{}*\n\n{}",
+                    escape_markdown_v2(&title),
+                    escape_markdown_v2(&body)
+                ),
                 TELEGRAM_MAX_BODY,
             );
             let token = secret(&c.token, "Telegram token")?;
@@ -248,7 +277,9 @@ pub fn prepare(
                 }),
             ))
         }
-        TriggerConfig::Webhook(c) => Prepared::Http(webhook(c, matched, &vars, alert_id, timestamp_ms)?),
+        TriggerConfig::Webhook(c) => {
+            Prepared::Http(webhook(c, matched, &vars, alert_id, timestamp_ms)?)
+        }
         TriggerConfig::Email(c) => {
             let (subject, body) = rendered(&c.message, &vars);
             Prepared::Email(EmailMessage {
@@ -289,25 +320,36 @@ mod tests {
     }
 
     fn body(p: Prepared) -> (HttpRequest, Value) {
-        let Prepared::Http(r) = p else { panic!("HTTP expected") };
+        let Prepared::Http(r) = p else {
+            panic!("HTTP expected")
+        };
         let v = serde_json::from_slice(&r.body).unwrap();
         (r, v)
     }
 
     #[test]
     fn slack_discord_and_telegram_bodies() {
-        let msg = json!({"title": "${monitor.name} alert", "body": "value ${events.0.args.value} (a.b)"});
-        let s = ChannelSettings { telegram_api_base: "http://127.0.0.1:9/tg".into() };
+        let msg =
+            json!({"title": "${monitor.name} alert", "body": "value ${events.0.args.value} (a.b)"});
+        let s = ChannelSettings {
+            telegram_api_base: "http://127.0.0.1:9/tg".into(),
+        };
         let (r, v) = body(prepare(&trigger(json!({"name": "s", "trigger_type": "slack", "config": {
             "slack_url": {"type": "plain", "value": "https://hooks.slack.com/services/A/B/C"}, "message": msg}})), &matched(), "id", 0, &s).unwrap());
         assert_eq!(r.url, "https://hooks.slack.com/services/A/B/C");
-        assert_eq!(v, json!({"blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "*Big alert*\n\nvalue 5000 (a.b)"}}]}));
+        assert_eq!(
+            v,
+            json!({"blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "*Big alert*\n\nvalue 5000 (a.b)"}}]})
+        );
         let (_, v) = body(prepare(&trigger(json!({"name": "d", "trigger_type": "discord", "config": {
             "discord_url": {"type": "plain", "value": "https://discord.com/api/webhooks/1/x"}, "message": msg}})), &matched(), "id", 0, &s).unwrap());
         assert_eq!(v, json!({"content": "*Big alert*\n\nvalue 5000 (a.b)"}));
         let (r, v) = body(prepare(&trigger(json!({"name": "t", "trigger_type": "telegram", "config": {
             "token": {"type": "plain", "value": "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ012345678"}, "chat_id": "42", "message": msg}})), &matched(), "id", 0, &s).unwrap());
-        assert_eq!(r.url, "http://127.0.0.1:9/tg/bot123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ012345678/sendMessage");
+        assert_eq!(
+            r.url,
+            "http://127.0.0.1:9/tg/bot123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ012345678/sendMessage"
+        );
         assert_eq!(v["text"], "*Big alert*\n\nvalue 5000 \\(a\\.b\\)");
         assert_eq!(v["parse_mode"], "MarkdownV2");
         assert_eq!(v["chat_id"], "42");
@@ -320,15 +362,35 @@ mod tests {
             "secret": {"type": "plain", "value": "k1"}, "previous_secret": {"type": "plain", "value": "k0"},
             "headers": {"X-Custom": "yes"},
             "message": {"title": "${monitor.name}", "body": "tx ${transaction.hash}"}}}));
-        let (r, _) = body(prepare(&t, &matched(), "alert-7", 1_700_000_000_123, &ChannelSettings::default()).unwrap());
+        let (r, _) = body(
+            prepare(
+                &t,
+                &matched(),
+                "alert-7",
+                1_700_000_000_123,
+                &ChannelSettings::default(),
+            )
+            .unwrap(),
+        );
         assert_eq!(r.method, "PUT");
         assert_eq!(r.body, br#"{"body":"tx 0xabc","title":"Big"}"#);
-        let h = |name: &str| r.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let h = |name: &str| {
+            r.headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
         assert_eq!(h("X-Custom").as_deref(), Some("yes"));
         assert_eq!(h("X-Alert-Id").as_deref(), Some("alert-7"));
         assert_eq!(h("X-Timestamp").as_deref(), Some("1700000000123"));
-        assert_eq!(h("X-Signature").unwrap(), signature("k1", &r.body, "1700000000123"));
-        assert_eq!(h("X-Signature-Previous").unwrap(), signature("k0", &r.body, "1700000000123"));
+        assert_eq!(
+            h("X-Signature").unwrap(),
+            signature("k1", &r.body, "1700000000123")
+        );
+        assert_eq!(
+            h("X-Signature-Previous").unwrap(),
+            signature("k0", &r.body, "1700000000123")
+        );
         // Raw mode sends the match itself, keys sorted.
         let raw = trigger(json!({"name": "w", "trigger_type": "webhook", "config": {
             "url": {"type": "plain", "value": "http://127.0.0.1:1/hook"}, "payload_mode": "raw"}}));
@@ -376,7 +438,9 @@ mod tests {
             "username": {"type": "plain", "value": "u"}, "password": {"type": "plain", "value": "p"},
             "sender": "alerts@example.com", "recipients": ["ops@example.com"],
             "message": {"title": "${monitor.name} fired", "body": "**value** ${events.0.args.value}"}}}));
-        let Prepared::Email(e) = prepare(&t, &matched(), "a", 0, &ChannelSettings::default()).unwrap() else {
+        let Prepared::Email(e) =
+            prepare(&t, &matched(), "a", 0, &ChannelSettings::default()).unwrap()
+        else {
             panic!()
         };
         assert_eq!(e.subject, "Big fired");

@@ -17,9 +17,18 @@ use super::payload::{EmailMessage, HttpRequest};
 /// How a send went.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    Delivered { status: Option<u16> },
-    Retryable { status: Option<u16>, error: String, retry_after: Option<Duration> },
-    Permanent { status: Option<u16>, error: String },
+    Delivered {
+        status: Option<u16>,
+    },
+    Retryable {
+        status: Option<u16>,
+        error: String,
+        retry_after: Option<Duration>,
+    },
+    Permanent {
+        status: Option<u16>,
+        error: String,
+    },
 }
 
 impl Outcome {
@@ -85,7 +94,9 @@ fn internal(ip: IpAddr) -> bool {
                 || v6.is_multicast()
                 || (v6.segments()[0] & 0xfe00) == 0xfc00
                 || (v6.segments()[0] & 0xffc0) == 0xfe80
-                || v6.to_ipv4_mapped().is_some_and(|v4| internal(IpAddr::V4(v4)))
+                || v6
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| internal(IpAddr::V4(v4)))
         }
     }
 }
@@ -126,7 +137,10 @@ pub fn http_client(settings: &SendSettings) -> reqwest::Client {
 
 fn retry_after(response: &reqwest::Response) -> Option<Duration> {
     let text = response.headers().get("retry-after")?.to_str().ok()?;
-    text.trim().parse::<u64>().ok().map(|s| Duration::from_secs(s.min(24 * 3600)))
+    text.trim()
+        .parse::<u64>()
+        .ok()
+        .map(|s| Duration::from_secs(s.min(24 * 3600)))
 }
 
 pub async fn http(client: &reqwest::Client, req: &HttpRequest, settings: &SendSettings) -> Outcome {
@@ -146,8 +160,13 @@ pub async fn http(client: &reqwest::Client, req: &HttpRequest, settings: &SendSe
         }
     };
     let host = url.host_str().unwrap_or_default().to_owned();
-    if let Err(error) = check_target(&host, url.port_or_known_default().unwrap_or(443), settings).await {
-        return Outcome::Permanent { status: None, error };
+    if let Err(error) =
+        check_target(&host, url.port_or_known_default().unwrap_or(443), settings).await
+    {
+        return Outcome::Permanent {
+            status: None,
+            error,
+        };
     }
     let method = match reqwest::Method::from_bytes(req.method.as_bytes()) {
         Ok(m) => m,
@@ -178,9 +197,16 @@ pub async fn http(client: &reqwest::Client, req: &HttpRequest, settings: &SendSe
             text = text.chars().filter(|c| !c.is_control()).collect();
             let error = format!("HTTP {}: {text}", status.as_u16());
             if status.as_u16() == 408 || status.as_u16() == 429 || status.is_server_error() {
-                Outcome::Retryable { status: code, error, retry_after: after }
+                Outcome::Retryable {
+                    status: code,
+                    error,
+                    retry_after: after,
+                }
             } else {
-                Outcome::Permanent { status: code, error }
+                Outcome::Permanent {
+                    status: code,
+                    error,
+                }
             }
         }
         Err(e) => Outcome::Retryable {
@@ -218,9 +244,15 @@ fn tls_parameters(host: &str, settings: &SendSettings) -> Result<TlsParameters, 
 /// plaintext; HTML body with the Markdown text as the alternative part.
 pub async fn email(m: &EmailMessage, alert_id: &str, settings: &SendSettings) -> Outcome {
     if let Err(error) = check_target(&m.host, m.port, settings).await {
-        return Outcome::Permanent { status: None, error };
+        return Outcome::Permanent {
+            status: None,
+            error,
+        };
     }
-    let permanent = |error: String| Outcome::Permanent { status: None, error };
+    let permanent = |error: String| Outcome::Permanent {
+        status: None,
+        error,
+    };
     let tls = match m.tls {
         SmtpTls::None if !settings.allow_smtp_plaintext => {
             return permanent(
@@ -238,11 +270,9 @@ pub async fn email(m: &EmailMessage, alert_id: &str, settings: &SendSettings) ->
             Err(e) => return permanent(e),
         },
     };
-    let mut builder = Message::builder()
-        .subject(m.subject.clone())
-        .header(lettre::message::header::MessageId::from(format!(
-            "<{alert_id}@stellar-monitor>"
-        )));
+    let mut builder = Message::builder().subject(m.subject.clone()).header(
+        lettre::message::header::MessageId::from(format!("<{alert_id}@stellar-monitor>")),
+    );
     match m.sender.parse() {
         Ok(from) => builder = builder.from(from),
         Err(e) => return permanent(format!("sender {:?}: {e}", m.sender)),
@@ -289,7 +319,19 @@ mod tests {
 
     #[test]
     fn internal_addresses_are_recognised() {
-        for ip in ["127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.5.5", "169.254.169.254", "0.0.0.0", "100.64.0.1", "::1", "fd00::1", "fe80::1", "::ffff:127.0.0.1"] {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.0.1",
+            "172.16.5.5",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+        ] {
             assert!(internal(ip.parse().unwrap()), "{ip}");
         }
         for ip in ["8.8.8.8", "1.1.1.1", "2606:4700::1111"] {
@@ -303,7 +345,10 @@ mod tests {
         assert!(check_target("127.0.0.1", 80, &s).await.is_err());
         assert!(check_target("[::1]", 80, &s).await.is_err());
         assert!(check_target("localhost", 80, &s).await.is_err());
-        let allowed = SendSettings { allow_private_targets: true, ..SendSettings::default() };
+        let allowed = SendSettings {
+            allow_private_targets: true,
+            ..SendSettings::default()
+        };
         assert!(check_target("127.0.0.1", 80, &allowed).await.is_ok());
     }
 }

@@ -177,7 +177,10 @@ mod tests {
             "Transfer(address,address,uint256) (from=0x01, value=5000)"
         );
         assert_eq!(render("${functions}", &v), "");
-        assert_eq!(render("unterminated ${monitor.name", &v), "unterminated ${monitor.name");
+        assert_eq!(
+            render("unterminated ${monitor.name", &v),
+            "unterminated ${monitor.name"
+        );
     }
 
     #[test]
