@@ -5,11 +5,8 @@ use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use entities::{
-    SystemTxn, alerts, deliveries, monitor_networks, monitor_triggers, networks, tenant_cursors,
-    tenant_monitors, tenant_networks, tenant_triggers, tenants,
-};
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use entities::{SystemTxn, alerts, deliveries, tenant_cursors};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -102,17 +99,11 @@ pub fn transfer_monitor(name: &str, network: &str, token: &str, expression: &str
     m
 }
 
-/// A seeded tenant.
-#[derive(Clone, Debug)]
-pub struct SeededTenant {
-    pub id: Uuid,
-    pub monitors: Vec<Uuid>,
-    pub trigger: Option<Uuid>,
-}
+pub use stellar_monitor::bench_e2e::Seeded as SeededTenant;
 
 /// Writes `count` tenants straight into the database, each with catalog network
 /// `catalog_slug` enabled and `per_tenant` monitors of `definition` (and, with
-/// `trigger`, one webhook trigger linked to every monitor).
+/// `trigger`, one webhook trigger to a closed local port linked to every monitor).
 pub async fn seed_tenants(
     db: &DatabaseConnection,
     catalog_slug: &str,
@@ -121,122 +112,17 @@ pub async fn seed_tenants(
     definition: &Value,
     trigger: bool,
 ) -> Vec<SeededTenant> {
-    let txn = SystemTxn::begin(db).await.unwrap();
-    let catalog = networks::Entity::find()
-        .filter(networks::Column::Slug.eq(catalog_slug))
-        .one(txn.conn())
-        .await
-        .unwrap()
-        .expect("the catalog network exists");
-    let now = chrono::Utc::now();
-    let mut out = Vec::new();
-    for t in 0..count {
-        let tenant_id = Uuid::now_v7();
-        tenants::Entity::insert(tenants::ActiveModel {
-            id: Set(tenant_id),
-            slug: Set(format!("bulk-{}", tenant_id.simple())),
-            name: Set(format!("bulk {t}")),
-            plan: Set("enterprise".into()),
-            quota_overrides: Set(None),
-            status: Set("active".into()),
-            created_at: Set(now),
-            updated_at: Set(now),
-        })
-        .exec(txn.conn())
-        .await
-        .unwrap();
-        let network_id = Uuid::now_v7();
-        tenant_networks::Entity::insert(tenant_networks::ActiveModel {
-            id: Set(network_id),
-            tenant_id: Set(tenant_id),
-            slug: Set(catalog_slug.into()),
-            name: Set(catalog_slug.into()),
-            network_type: Set("EVM".into()),
-            catalog_network_id: Set(Some(catalog.id)),
-            definition: Set(None),
-            version: Set(1),
-            created_at: Set(now),
-            updated_at: Set(now),
-        })
-        .exec(txn.conn())
-        .await
-        .unwrap();
-        let trigger_id = trigger.then(Uuid::now_v7);
-        if let Some(id) = trigger_id {
-            tenant_triggers::Entity::insert(tenant_triggers::ActiveModel {
-                id: Set(id),
-                tenant_id: Set(tenant_id),
-                slug: Set("hook".into()),
-                name: Set("hook".into()),
-                trigger_type: Set("webhook".into()),
-                definition: Set(crate::gql::webhook_trigger("http://127.0.0.1:9/hook")),
-                version: Set(1),
-                created_at: Set(now),
-                updated_at: Set(now),
-            })
-            .exec(txn.conn())
-            .await
-            .unwrap();
-        }
-        let mut monitors = Vec::new();
-        let mut links = Vec::new();
-        let mut trigger_links = Vec::new();
-        let mut ids = Vec::new();
-        for m in 0..per_tenant {
-            let id = Uuid::now_v7();
-            ids.push(id);
-            let mut definition = definition.clone();
-            definition["name"] = format!("m{m}").into();
-            if trigger_id.is_some() {
-                definition["triggers"] = json!(["hook"]);
-            }
-            monitors.push(tenant_monitors::ActiveModel {
-                id: Set(id),
-                tenant_id: Set(tenant_id),
-                name: Set(format!("m{m}")),
-                paused: Set(false),
-                definition: Set(definition),
-                version: Set(1),
-                created_at: Set(now),
-                updated_at: Set(now),
-            });
-            links.push(monitor_networks::ActiveModel {
-                tenant_id: Set(tenant_id),
-                monitor_id: Set(id),
-                network_id: Set(network_id),
-            });
-            if let Some(trigger_id) = trigger_id {
-                trigger_links.push(monitor_triggers::ActiveModel {
-                    tenant_id: Set(tenant_id),
-                    monitor_id: Set(id),
-                    trigger_id: Set(trigger_id),
-                });
-            }
-        }
-        if per_tenant > 0 {
-            tenant_monitors::Entity::insert_many(monitors)
-                .exec(txn.conn())
-                .await
-                .unwrap();
-            monitor_networks::Entity::insert_many(links)
-                .exec(txn.conn())
-                .await
-                .unwrap();
-        }
-        if !trigger_links.is_empty() {
-            monitor_triggers::Entity::insert_many(trigger_links)
-                .exec(txn.conn())
-                .await
-                .unwrap();
-        }
-        out.push(SeededTenant {
-            id: tenant_id,
-            monitors: ids,
-            trigger: trigger_id,
-        });
-    }
-    txn.commit().await.unwrap();
-    out
+    let hook = crate::gql::webhook_trigger("http://127.0.0.1:9/hook");
+    stellar_monitor::bench_e2e::seed_tenants(
+        db,
+        catalog_slug,
+        count,
+        per_tenant,
+        definition,
+        trigger.then_some(&hook),
+    )
+    .await
+    .unwrap()
 }
 
 /// Waits until every one of `tenants` has a cursor on `network_key`: a worker adopted
@@ -359,24 +245,6 @@ pub async fn system_text(db: &DatabaseConnection, sql: &str) -> Vec<Option<Strin
     rows.into_iter()
         .map(|r| r.try_get_by_index::<Option<String>>(0).unwrap())
         .collect()
-}
-
-/// `(tenant, transaction hash)` of every expected or stored alert, sorted.
-pub fn alert_set(rows: &[alerts::Model]) -> Vec<(Uuid, String)> {
-    let mut out: Vec<(Uuid, String)> = rows
-        .iter()
-        .map(|a| {
-            (
-                a.tenant_id,
-                a.transaction_hash
-                    .clone()
-                    .unwrap_or_default()
-                    .to_lowercase(),
-            )
-        })
-        .collect();
-    out.sort();
-    out
 }
 
 /// Sends each `(to, amount)` transfer of `token` from `from`, `per_block` to a block;

@@ -322,10 +322,11 @@ impl Worker {
             // Networks the tenant leaves.
             let mut flush = Vec::new();
             for (key, state) in self.networks.iter_mut() {
-                if !wanted.contains_key(key.as_str()) && state.cursors.contains_key(tenant) {
-                    if let Some(c) = state.remove_tenant(*tenant) {
-                        flush.push((key.clone(), *tenant, c));
-                    }
+                if !wanted.contains_key(key.as_str())
+                    && state.cursors.contains_key(tenant)
+                    && let Some(c) = state.remove_tenant(*tenant)
+                {
+                    flush.push((key.clone(), *tenant, c));
                 }
             }
             for (key, tenant, c) in flush {

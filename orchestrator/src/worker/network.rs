@@ -12,7 +12,7 @@ use super::alerts::Cursor;
 use super::config::{LoadedMonitor, NetworkRef};
 
 enum Matcher {
-    Evm(EvmMatcher),
+    Evm(Box<EvmMatcher>),
     Stellar(StellarMatcher),
 }
 
@@ -46,7 +46,7 @@ impl NetworkState {
         Self {
             key: key.to_owned(),
             matcher: match kind {
-                NetworkType::Evm => Matcher::Evm(EvmMatcher::new()),
+                NetworkType::Evm => Matcher::Evm(Box::new(EvmMatcher::new())),
                 NetworkType::Stellar => Matcher::Stellar(StellarMatcher::new()),
             },
             placed: HashMap::new(),
