@@ -11,9 +11,8 @@ use bus::Bus;
 use orchestrator::membership::{self, Assignment};
 use uuid::Uuid;
 
-use crate::anvil::Anvil;
 use crate::fleet::{
-    Process, all_alerts, all_deliveries, catalog_network, role_process, seed_tenants,
+    Chain, Process, all_alerts, all_deliveries, catalog_network, chain, role_process, seed_tenants,
     transfer_monitor, wait_flowing, wait_processed,
 };
 use crate::helpers::{redis_url, spawn_app_with};
@@ -69,14 +68,14 @@ async fn wait_assignment(
 
 #[tokio::test]
 async fn a_killed_worker_loses_no_alert_and_duplicates_none() {
-    let Some(anvil) = Anvil::start("a_killed_worker_loses_no_alert_and_duplicates_none").await
+    let Some(Chain {
+        anvil,
+        token,
+        accounts,
+    }) = chain("a_killed_worker_loses_no_alert_and_duplicates_none").await
     else {
         return;
     };
-    anvil.automine(false).await;
-    let accounts = anvil.accounts().await;
-    let token = anvil.deploy_token(&accounts[0], 1_000_000_000).await;
-    anvil.mine().await;
 
     // Configure through an app with no fleet of its own, then stop it: only the
     // processes below watch and evaluate.

@@ -287,7 +287,11 @@ pub async fn chain(test: &str) -> Option<Chain> {
     anvil.automine(false).await;
     let accounts = anvil.accounts().await;
     let token = anvil.deploy_token(&accounts[0], 1_000_000_000).await;
-    anvil.mine().await;
+    // A few empty blocks: watchers start at the head, so the deployment (and its mint
+    // Transfer) stays out of every test's blocks.
+    for _ in 0..3 {
+        anvil.mine().await;
+    }
     Some(Chain {
         anvil,
         token,

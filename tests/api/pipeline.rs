@@ -62,7 +62,12 @@ async fn every_match_becomes_one_alert_with_one_delivery_per_trigger_even_when_r
             .collect();
         let unique: BTreeSet<_> = got.iter().cloned().collect();
         assert_eq!(got.len(), unique.len(), "an alert was written twice");
-        assert_eq!(unique, expected);
+        let missing: Vec<_> = expected.difference(&unique).collect();
+        let extra: Vec<_> = unique.difference(&expected).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "missing {missing:?}; unexpected {extra:?}"
+        );
     };
     let alerts = all_alerts(&app.db).await;
     check(&alerts);
@@ -78,7 +83,10 @@ async fn every_match_becomes_one_alert_with_one_delivery_per_trigger_even_when_r
     );
     let deliveries = all_deliveries(&app.db).await;
     assert_eq!(deliveries.len(), alerts.len(), "one delivery per trigger");
-    assert!(deliveries.iter().all(|d| d.status == "pending"));
+    // (Queued for a closed local port: the outbox tries, nothing is delivered.)
+    assert!(deliveries.iter().all(|d| d.status != "delivered"));
+    let per_alert: BTreeSet<i64> = deliveries.iter().map(|d| d.alert_id).collect();
+    assert_eq!(per_alert.len(), alerts.len());
     let usage: i64 = crate::fleet::system_text(
         &app.db,
         "SELECT CAST(SUM(alerts) AS TEXT) FROM tenant_usage",
