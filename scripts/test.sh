@@ -16,6 +16,14 @@ if [ ! -x "$TOOLS/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil" ]; then
 fi
 export ANVIL_BIN="${ANVIL_BIN:-$TOOLS/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil}"
 
+# Python's aiosmtpd (a real SMTP server) for the email tests, in a fixed venv.
+PY="${SM_PY_DIR:-$HOME/.cache/stellar-monitor/py}"
+if ! "$PY/bin/python3" -c "import aiosmtpd" >/dev/null 2>&1; then
+  python3 -m venv "$PY"
+  "$PY/bin/pip" install --quiet --disable-pip-version-check aiosmtpd==1.4.6
+fi
+export SMTP_PYTHON="${SMTP_PYTHON:-$PY/bin/python3}"
+
 export TEST_PG_ADMIN_URL="${TEST_PG_ADMIN_URL:-postgres://sm_admin:sm_admin@127.0.0.1:5432/postgres}"
 export TEST_PG_APP_USER="${TEST_PG_APP_USER:-sm_app}"
 export TEST_PG_APP_PASSWORD="${TEST_PG_APP_PASSWORD:-sm_app}"

@@ -382,21 +382,28 @@ async fn attempt(
             RetryPolicy::default(),
         ),
         Ok((prepared, policy)) => {
-            let outcome = match &prepared {
-                Prepared::Http(req) => send::http(client, req, &ctx.options.send).await,
-                Prepared::Email(m) => {
-                    send::email(
-                        m,
-                        &public_alert_id(d.tenant_id, &subject.alert.idempotency_key),
-                        &ctx.options.send,
-                    )
-                    .await
+            let alert_id = public_alert_id(d.tenant_id, &subject.alert.idempotency_key);
+            let send = async {
+                match &prepared {
+                    Prepared::Http(req) => send::http(client, req, &ctx.options.send).await,
+                    Prepared::Email(m) => send::email(m, &alert_id, &ctx.options.send).await,
+                    Prepared::Script { .. } => Outcome::Permanent {
+                        status: None,
+                        error: "script triggers are not supported on this platform yet".to_owned(),
+                    },
                 }
-                Prepared::Script { .. } => Outcome::Permanent {
-                    status: None,
-                    error: "script triggers are not supported on this platform yet".to_owned(),
-                },
             };
+            // Whatever a receiver does, one attempt ends: a hung peer must not hold the
+            // loop.
+            let limit = ctx.options.send.timeout * 2 + Duration::from_secs(1);
+            let outcome =
+                tokio::time::timeout(limit, send)
+                    .await
+                    .unwrap_or_else(|_| Outcome::Retryable {
+                        status: None,
+                        error: format!("no answer within {limit:?}"),
+                        retry_after: None,
+                    });
             (outcome, policy)
         }
     };

@@ -14,16 +14,16 @@ use crate::gql::Client;
 use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 use crate::receiver::{Behaviour, Received, Receiver};
 
-struct Setup {
-    c: Chain,
-    app: TestApp,
-    owner: Client,
-    tenant: uuid::Uuid,
+pub struct Setup {
+    pub c: Chain,
+    pub app: TestApp,
+    pub owner: Client,
+    pub tenant: uuid::Uuid,
 }
 
 /// A tenant with network `chain` enabled, trigger `hook` from `trigger` and a monitor
 /// on the test token (`value > 1000`) notifying it; blocks flowing.
-async fn setup(test: &str, app: TestApp, trigger: Value) -> Option<Setup> {
+pub async fn setup(test: &str, app: TestApp, trigger: Value) -> Option<Setup> {
     let c = chain(test).await?;
     catalog_network(&app, "chain", &c.anvil.url).await;
     let owner = app.owner("notify").await;
@@ -77,7 +77,7 @@ async fn setup(test: &str, app: TestApp, trigger: Value) -> Option<Setup> {
 
 impl Setup {
     /// One matching transfer; returns its transaction hash.
-    async fn fire(&self, amount: u64) -> String {
+    pub async fn fire(&self, amount: u64) -> String {
         let (sent, _) = transfers(
             &self.c.anvil,
             &self.c.token,
@@ -90,7 +90,7 @@ impl Setup {
         sent[0].0.clone()
     }
 
-    async fn deliveries(&self, statuses: &[&str]) -> Vec<Value> {
+    pub async fn deliveries(&self, statuses: &[&str]) -> Vec<Value> {
         let r = self
             .app
             .gql(
@@ -107,7 +107,7 @@ impl Setup {
             .collect()
     }
 
-    async fn wait_status(&self, status: &str) -> Value {
+    pub async fn wait_status(&self, status: &str) -> Value {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         loop {
             if let Some(d) = self.deliveries(&[status]).await.into_iter().next() {
@@ -118,7 +118,8 @@ impl Setup {
                 "no {status} delivery: {:?}",
                 self.deliveries(&[]).await
             );
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            // (Polling stays well under the plan's API rate limit.)
+            tokio::time::sleep(std::time::Duration::from_millis(400)).await;
         }
     }
 }

@@ -14,6 +14,7 @@ mod compat_stellar;
 mod constraints;
 mod delivery;
 mod dry_run;
+mod email;
 mod fixtures;
 mod fleet;
 mod gql;

@@ -301,7 +301,9 @@ pub async fn email(m: &EmailMessage, alert_id: &str, settings: &SendSettings) ->
         Ok(response) => Outcome::Delivered {
             status: Some(response.code().into()),
         },
-        Err(e) if e.is_permanent() => Outcome::Permanent {
+        // A 5xx answer, or a mismatch no retry fixes (no common auth mechanism, a
+        // malformed address).
+        Err(e) if e.is_permanent() || e.is_client() => Outcome::Permanent {
             status: e.status().map(u16::from),
             error: e.to_string(),
         },
