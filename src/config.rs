@@ -31,6 +31,18 @@ pub struct GlobalArgs {
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
 
+    /// Let Python, JavaScript and Bash trigger conditions and script triggers run as host
+    /// processes (OZ's contract). For self-hosted single-tenant installs only: a
+    /// tenant's script could then do anything this process can. Lua scripts always run,
+    /// in the sandbox.
+    #[arg(
+        long,
+        env = "SCRIPTS_ALLOW_HOST",
+        global = true,
+        default_value_t = false
+    )]
+    pub scripts_allow_host: bool,
+
     /// Where the embedded SQLite database lives when DATABASE_URL is unset.
     #[arg(long, env = "DATA_DIR", global = true, default_value = "data")]
     pub data_dir: PathBuf,

@@ -113,6 +113,14 @@ pub async fn watcher(
 }
 
 /// Worker settings; `default_id` names the worker when `WORKER_ID` is unset.
+/// Script settings from the operator's switch.
+pub fn script_settings(allow_host: bool) -> orchestrator::scripts::ScriptSettings {
+    orchestrator::scripts::ScriptSettings {
+        allow_host,
+        ..Default::default()
+    }
+}
+
 pub fn worker_options(t: &WorkerTuning, default_id: String) -> orchestrator::worker::WorkerOptions {
     let ms = |v: u64| Duration::from_millis(v.max(1));
     orchestrator::worker::WorkerOptions {
@@ -202,7 +210,10 @@ pub async fn worker(
         db: ctx.db.clone(),
         bus: ctx.bus.clone(),
         plans: Arc::new(policies::Plans::builtin()),
-        options: worker_options(&args.tuning, hostname()),
+        options: orchestrator::worker::WorkerOptions {
+            scripts: script_settings(global.scripts_allow_host),
+            ..worker_options(&args.tuning, hostname())
+        },
         health: health.clone(),
     };
     let stop = shutdown.clone();
@@ -214,7 +225,10 @@ pub async fn worker(
         bus: ctx.bus.clone(),
         sealer: ctx.sealer.clone(),
         plans: Arc::new(policies::Plans::builtin()),
-        options: outbox_options(&args.notify),
+        options: orchestrator::outbox::OutboxOptions {
+            scripts: script_settings(global.scripts_allow_host),
+            ..outbox_options(&args.notify)
+        },
     };
     let stop = shutdown.clone();
     let outbox = crate::supervise::supervise("outbox".into(), shutdown.clone(), move || {

@@ -69,6 +69,7 @@ pub async fn api_state(
         plans: Arc::new(policies::Plans::builtin()),
         key_usage: Arc::new(KeyUsage::default()),
         anonymous_requests_per_minute,
+        host_scripts: global.scripts_allow_host,
     })
 }
 
@@ -137,7 +138,10 @@ impl Application {
                     db: db.clone(),
                     bus: bus.clone(),
                     plans: state.plans.clone(),
-                    options: crate::roles::worker_options(&tuning, format!("{host}-{i}")),
+                    options: orchestrator::worker::WorkerOptions {
+                        scripts: crate::roles::script_settings(global.scripts_allow_host),
+                        ..crate::roles::worker_options(&tuning, format!("{host}-{i}"))
+                    },
                     health: health.clone(),
                 }
             })
@@ -147,7 +151,10 @@ impl Application {
             bus: bus.clone(),
             sealer: state.sealer.clone(),
             plans: state.plans.clone(),
-            options: crate::roles::outbox_options(&serve.notify),
+            options: orchestrator::outbox::OutboxOptions {
+                scripts: crate::roles::script_settings(global.scripts_allow_host),
+                ..crate::roles::outbox_options(&serve.notify)
+            },
         };
         let api = graphql::router(state).layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
         let router = ops::router(ops::Readiness {

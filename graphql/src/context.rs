@@ -32,6 +32,10 @@ pub struct ApiState {
     /// Requests per minute allowed to a caller without credentials (per address), for
     /// register and login.
     pub anonymous_requests_per_minute: u64,
+    /// Whether Python, JavaScript and Bash scripts may run as host processes (an
+    /// operator switch for self-hosted single-tenant installs; Lua always runs, in the
+    /// sandbox).
+    pub host_scripts: bool,
 }
 
 impl ApiState {

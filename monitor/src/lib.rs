@@ -13,6 +13,7 @@ pub mod matcher;
 pub mod matches;
 pub mod rpc;
 pub mod rules;
+pub mod sandbox;
 pub mod stellar;
 pub mod value;
 

@@ -6,6 +6,7 @@ pub mod health;
 pub mod leader;
 pub mod membership;
 pub mod ring;
+pub mod scripts;
 pub mod worker;
 
 pub use health::FleetHealth;

@@ -65,6 +65,8 @@ pub struct OutboxOptions {
     pub tenant_per_minute: u64,
     pub channels: ChannelSettings,
     pub send: SendSettings,
+    /// Script triggers: the sandbox, and whether host scripts may run.
+    pub scripts: crate::scripts::ScriptSettings,
 }
 
 impl Default for OutboxOptions {
@@ -78,6 +80,7 @@ impl Default for OutboxOptions {
             tenant_per_minute: 600,
             channels: ChannelSettings::default(),
             send: SendSettings::default(),
+            scripts: crate::scripts::ScriptSettings::default(),
         }
     }
 }
@@ -387,10 +390,22 @@ async fn attempt(
                 match &prepared {
                     Prepared::Http(req) => send::http(client, req, &ctx.options.send).await,
                     Prepared::Email(m) => send::email(m, &alert_id, &ctx.options.send).await,
-                    Prepared::Script { .. } => Outcome::Permanent {
-                        status: None,
-                        error: "script triggers are not supported on this platform yet".to_owned(),
-                    },
+                    Prepared::Script {
+                        language,
+                        source,
+                        arguments,
+                        timeout_ms,
+                    } => {
+                        script_trigger(
+                            *language,
+                            source,
+                            arguments,
+                            *timeout_ms,
+                            &subject.alert.payload,
+                            &ctx.options.scripts,
+                        )
+                        .await
+                    }
                 }
             };
             // Whatever a receiver does, one attempt ends: a hung peer must not hold the
@@ -414,6 +429,40 @@ async fn attempt(
     metrics::histogram!("stellar_monitor_delivery_seconds", "channel" => channel)
         .record(duration.as_secs_f64());
     record(ctx, &d, &outcome, &policy, started_at, duration).await
+}
+
+/// Runs a script trigger: done when the script finishes; an error, a limit or a refused
+/// host language is permanent (running it again would do the same).
+async fn script_trigger(
+    language: monitor::config::ScriptLanguage,
+    source: &str,
+    arguments: &[String],
+    timeout_ms: u32,
+    matched: &serde_json::Value,
+    settings: &crate::scripts::ScriptSettings,
+) -> Outcome {
+    let script = match crate::scripts::Compiled::new(
+        language,
+        source,
+        arguments.to_vec(),
+        timeout_ms,
+        settings,
+    ) {
+        Ok(s) => s,
+        Err(error) => {
+            return Outcome::Permanent {
+                status: None,
+                error,
+            };
+        }
+    };
+    match crate::scripts::run(&script, matched, settings).await {
+        Ok(_) => Outcome::Delivered { status: None },
+        Err(error) => Outcome::Permanent {
+            status: None,
+            error,
+        },
+    }
 }
 
 fn prepare(ctx: &OutboxContext, s: &Subject) -> Result<(Prepared, RetryPolicy), String> {

@@ -95,7 +95,7 @@ impl Setup {
             .app
             .gql(
                 &self.owner,
-                "query($s: [String!]!) { deliveries(first: 50, filter: {statuses: $s}) { edges { node { id status attempts lastError lastStatusCode attemptLog { attempt outcome statusCode error durationMs } } } } }",
+                "query($s: [String!]!) { deliveries(first: 50, filter: {statuses: $s}) { edges { node { id status attempts nextAttemptAt lastError lastStatusCode attemptLog { attempt outcome statusCode error durationMs } } } } }",
                 json!({"s": statuses}),
             )
             .await;
@@ -393,4 +393,72 @@ async fn misbehaving_receivers_are_failures_never_crashes() {
         r.len() > before && r.last().unwrap().answered == 200
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_claim_abandoned_mid_send_is_sent_again_with_the_same_alert_id() {
+    let rx = Receiver::start(Behaviour::Ok).await;
+    let trigger = json!({"name": "hook", "trigger_type": "webhook", "config": {
+        "url": {"type": "plain", "value": rx.url}, "message": message()}});
+    let Some(s) = setup("a_claim_abandoned_mid_send", spawn_app().await, trigger).await else {
+        return;
+    };
+    s.fire(3_000).await;
+    let d = s.wait_status("delivered").await;
+    let first = rx.received();
+    assert_eq!(first.len(), 1);
+    // A process claimed it, sent it and died before recording: the row is left claimed
+    // with an expired lease.
+    let txn = entities::SystemTxn::begin(&s.app.db).await.unwrap();
+    use sea_orm::ConnectionTrait;
+    txn.conn()
+        .execute_unprepared(&format!(
+            "UPDATE deliveries SET status = 'in_progress', attempts = 0, delivered_at = NULL, \
+             locked_until = next_attempt_at WHERE id = '{}'",
+            d["id"].as_str().unwrap()
+        ))
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+    let got = rx.wait("the resend", |r| r.len() >= 2).await;
+    assert_eq!(
+        got[0].header("x-alert-id"),
+        got[1].header("x-alert-id"),
+        "the receiver can tell it is the same alert"
+    );
+    s.wait_status("delivered").await;
+}
+
+#[tokio::test]
+async fn the_tenant_rate_limit_defers_deliveries_without_failing_them() {
+    let rx = Receiver::start(Behaviour::Ok).await;
+    let app = spawn_app_with(|serve| serve.notify.notify_tenant_per_minute = 1).await;
+    let trigger = json!({"name": "hook", "trigger_type": "webhook", "config": {
+        "url": {"type": "plain", "value": rx.url}, "message": message()}});
+    let Some(s) = setup("the_tenant_rate_limit_defers", app, trigger).await else {
+        return;
+    };
+    // Two matching transfers in one block: two alerts, two deliveries.
+    crate::fleet::transfers(
+        &s.c.anvil,
+        &s.c.token,
+        &s.c.accounts[0],
+        &s.c.accounts[1..3],
+        &[3_000, 4_000],
+        2,
+    )
+    .await;
+    s.wait_status("delivered").await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let pending = s.deliveries(&["pending"]).await;
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert_eq!(pending[0]["attempts"], 0, "deferred, not failed");
+    let next: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(pending[0]["nextAttemptAt"].clone()).unwrap();
+    assert_eq!(
+        next.timestamp() % 60,
+        0,
+        "waits for the next minute: {next}"
+    );
+    assert_eq!(rx.received().len(), 1);
 }

@@ -82,8 +82,16 @@ async fn invalid_monitors_are_refused_with_paths_and_nothing_is_stored() {
                 m["trigger_conditions"] =
                     json!([{"script_path": "/etc/passwd", "language": "Bash", "timeout_ms": 10}])
             }),
-            "input.draft.ozJson.trigger_conditions",
-            "host script",
+            "input.draft.ozJson.trigger_conditions.0.script",
+            "inline",
+        ),
+        (
+            with(&|m| {
+                m["trigger_conditions"] =
+                    json!([{"script": "cat /etc/passwd", "language": "Bash", "timeout_ms": 10}])
+            }),
+            "input.draft.ozJson.trigger_conditions.0.language",
+            "host processes",
         ),
     ];
     for (draft, path, needle) in cases {

@@ -134,6 +134,7 @@ fn global_args(database_url: Option<String>, data_dir: PathBuf) -> GlobalArgs {
         database_url,
         data_dir,
         database_max_connections: 5,
+        scripts_allow_host: false,
         log_format: LogFormat::Text,
         log_filter: "warn".to_owned(),
     }

@@ -31,3 +31,4 @@ mod helpers;
 mod pipeline;
 mod receiver;
 mod rls;
+mod scripts;

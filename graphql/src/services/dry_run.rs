@@ -42,10 +42,12 @@ pub async fn test_monitor(
                 .ok_or(ApiError::NotFound)?;
             serde_json::from_value(row.definition).map_err(ApiError::internal)?
         }
-        Subject::Draft { json, prefix } => match monitors::validate(&prefix, json, &refs) {
-            Ok(m) => m,
-            Err(e) => return Ok(Err(e)),
-        },
+        Subject::Draft { json, prefix } => {
+            match monitors::validate(&prefix, json, &refs, st.host_scripts) {
+                Ok(m) => m,
+                Err(e) => return Ok(Err(e)),
+            }
+        }
     };
     let row = txn
         .select::<tenant_networks::Entity>()

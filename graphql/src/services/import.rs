@@ -200,7 +200,12 @@ pub async fn import(
                 &mut errors,
             );
             if errors.is_empty() {
-                match triggers::validate(&["triggers", &file.name, &key], &key, json) {
+                match triggers::validate(
+                    &["triggers", &file.name, &key],
+                    &key,
+                    json,
+                    st.host_scripts,
+                ) {
                     Ok(_) if refs.triggers.contains_key(&key.to_lowercase()) => {
                         errors.push(UserError::new(
                             &["triggers", &file.name, &key],
@@ -226,7 +231,12 @@ pub async fn import(
             .and_then(Value::as_str)
             .unwrap_or(&file.name)
             .to_owned();
-        let errors = match monitors::validate(&["monitors", &file.name], file.json, &refs) {
+        let errors = match monitors::validate(
+            &["monitors", &file.name],
+            file.json,
+            &refs,
+            st.host_scripts,
+        ) {
             Ok(m)
                 if new_monitors
                     .iter()
@@ -324,11 +334,50 @@ pub fn read_dir(dir: &Path) -> Result<ConfigSet, String> {
             })
             .collect()
     };
-    Ok(ConfigSet {
+    let mut set = ConfigSet {
         networks: read("networks")?,
         monitors: read("monitors")?,
         triggers: read("triggers")?,
-    })
+    };
+    // The platform stores scripts inline: read the files OZ configs point at.
+    let inline = |holder: &mut Value| -> Result<(), String> {
+        let Some(path) = holder.get("script_path").and_then(Value::as_str) else {
+            return Ok(());
+        };
+        if holder.get("script").is_some() {
+            return Ok(());
+        }
+        if let Some(file) = monitor::config::resolve_script(dir, path) {
+            let text =
+                std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            holder["script"] = Value::String(text);
+        }
+        Ok(())
+    };
+    for m in &mut set.monitors {
+        if let Some(conditions) = m
+            .json
+            .get_mut("trigger_conditions")
+            .and_then(Value::as_array_mut)
+        {
+            for c in conditions {
+                inline(c)?;
+            }
+        }
+    }
+    for t in &mut set.triggers {
+        // A triggers file maps keys to triggers.
+        if let Some(map) = t.json.as_object_mut() {
+            for trigger in map.values_mut() {
+                if trigger.get("trigger_type").and_then(Value::as_str) == Some("script")
+                    && let Some(config) = trigger.get_mut("config")
+                {
+                    inline(config)?;
+                }
+            }
+        }
+    }
+    Ok(set)
 }
 
 /// A file name for a monitor name.

@@ -63,6 +63,41 @@ pub fn valid_tenant_slug(slug: &str) -> bool {
 /// Longest name accepted for tenants, monitors, triggers, keys.
 pub const MAX_NAME: usize = 200;
 
+/// Checks a script of a trigger condition or script trigger at `at` (a JSON path): the
+/// source must be inline, Lua must compile, and host languages need the operator's
+/// switch.
+pub fn check_script(
+    problems: &mut monitor::config::Problems,
+    at: &str,
+    language: monitor::config::ScriptLanguage,
+    script: Option<&str>,
+    host_scripts: bool,
+) {
+    let Some(source) = script.filter(|s| !s.trim().is_empty()) else {
+        problems.add(
+            format!("{at}.script"),
+            "the script itself is required: the platform stores scripts inline (`script`), not as file paths",
+        );
+        return;
+    };
+    if language.is_host() {
+        if !host_scripts {
+            problems.add(
+                format!("{at}.language"),
+                format!(
+                    "{language:?} scripts run as host processes, which this platform does not allow (operator switch SCRIPTS_ALLOW_HOST); write the script in Lua, which runs in the sandbox"
+                ),
+            );
+        } else if source.len() > monitor::sandbox::MAX_SOURCE {
+            problems.add(format!("{at}.script"), "the script is longer than 64 KiB");
+        }
+        return;
+    }
+    if let Err(e) = monitor::sandbox::compile(source) {
+        problems.add(format!("{at}.script"), e.to_string());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

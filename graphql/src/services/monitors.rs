@@ -53,6 +53,7 @@ pub fn validate(
     prefix: &[&str],
     json: Value,
     refs: &References,
+    host_scripts: bool,
 ) -> Result<Monitor, Vec<UserError>> {
     let monitor: Monitor =
         from_value("", json).map_err(|p| vec![UserError::from_problem(prefix, &p)])?;
@@ -72,10 +73,13 @@ pub fn validate(
             );
         }
     }
-    if !monitor.trigger_conditions.is_empty() {
-        problems.add(
-            "$.trigger_conditions",
-            "trigger conditions name host script files, which a shared fleet does not run; remove them",
+    for (i, c) in monitor.trigger_conditions.iter().enumerate() {
+        super::check_script(
+            &mut problems,
+            &format!("$.trigger_conditions[{i}]"),
+            c.language,
+            c.script.as_deref(),
+            host_scripts,
         );
     }
     let problems = problems.into_vec();
@@ -224,7 +228,7 @@ pub async fn create(
     let txn = TenantTxn::begin(&st.db, tenant.id).await?;
     quotas::ensure_room(&txn, &st.plans, tenant, Resource::Monitors, 1).await?;
     let refs = references(&txn).await?;
-    let monitor = match validate(prefix, json, &refs) {
+    let monitor = match validate(prefix, json, &refs, st.host_scripts) {
         Ok(m) => m,
         Err(e) => return Ok(Err(e)),
     };
@@ -265,7 +269,7 @@ pub async fn update(
     quotas::lock_tenant(&txn).await?;
     let existing = find(&txn, id).await?;
     let refs = references(&txn).await?;
-    let monitor = match validate(prefix, json, &refs) {
+    let monitor = match validate(prefix, json, &refs, st.host_scripts) {
         Ok(m) => m,
         Err(e) => return Ok(Err(e)),
     };

@@ -17,7 +17,12 @@ use crate::quotas::{self, Resource};
 use entities::{TenantTxn, tenant_triggers};
 
 /// Parses and validates a trigger; problems as user errors under `prefix`.
-pub fn validate(prefix: &[&str], slug: &str, json: Value) -> Result<Trigger, Vec<UserError>> {
+pub fn validate(
+    prefix: &[&str],
+    slug: &str,
+    json: Value,
+    host_scripts: bool,
+) -> Result<Trigger, Vec<UserError>> {
     let mut errors = Vec::new();
     if !monitor::config::valid_slug(slug) {
         errors.push(UserError::new(
@@ -34,10 +39,13 @@ pub fn validate(prefix: &[&str], slug: &str, json: Value) -> Result<Trigger, Vec
     };
     let mut problems = Problems::new("");
     trigger.validate("$", None, &mut problems);
-    if let TriggerConfig::Script(_) = trigger.config {
-        problems.add(
-            "$.config.script_path",
-            "script triggers name host script files, which a shared fleet does not run",
+    if let TriggerConfig::Script(c) = &trigger.config {
+        super::check_script(
+            &mut problems,
+            "$.config",
+            c.language,
+            c.script.as_deref(),
+            host_scripts,
         );
     }
     errors.extend(
@@ -134,7 +142,7 @@ pub async fn create(
     slug: &str,
     json: Value,
 ) -> ServiceResult<Outcome> {
-    let trigger = match validate(&["input", "ozJson"], slug, json) {
+    let trigger = match validate(&["input", "ozJson"], slug, json, st.host_scripts) {
         Ok(t) => t,
         Err(e) => return Ok(Err(e)),
     };
@@ -175,7 +183,7 @@ pub async fn update(
     let txn = TenantTxn::begin(&st.db, tenant.id).await?;
     quotas::lock_tenant(&txn).await?;
     let existing = find(&txn, id).await?;
-    let trigger = match validate(&["input", "ozJson"], &existing.slug, json) {
+    let trigger = match validate(&["input", "ozJson"], &existing.slug, json, st.host_scripts) {
         Ok(t) => t,
         Err(e) => return Ok(Err(e)),
     };

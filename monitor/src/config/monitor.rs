@@ -80,7 +80,13 @@ pub enum TransactionStatus {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TriggerCondition {
+    /// Where the script lives (OZ config directories); empty when it is inline.
+    #[serde(default)]
     pub script_path: String,
+    /// Ours, not OZ's: the script itself. The platform stores scripts inline (import
+    /// reads `script_path` into it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script: Option<String>,
     pub language: ScriptLanguage,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arguments: Option<Vec<String>>,
@@ -92,6 +98,16 @@ pub enum ScriptLanguage {
     Python,
     JavaScript,
     Bash,
+    /// Ours: Lua 5.4 in the embedded sandbox ([`crate::sandbox`]); the only language a
+    /// shared platform runs for tenants.
+    Lua,
+}
+
+impl ScriptLanguage {
+    /// Whether scripts in this language run as host processes.
+    pub fn is_host(self) -> bool {
+        !matches!(self, ScriptLanguage::Lua)
+    }
 }
 
 /// Finds a script referenced by a config. OZ writes paths relative to its working
@@ -179,6 +195,7 @@ impl Monitor {
                 );
             }
             if let Some(dir) = config_dir
+                && c.script.is_none()
                 && resolve_script(dir, &c.script_path).is_none()
             {
                 problems.add(

@@ -177,7 +177,13 @@ impl WebhookConfig {
 #[serde(deny_unknown_fields)]
 pub struct ScriptConfig {
     pub language: ScriptLanguage,
+    /// Where the script lives (OZ config directories); empty when it is inline.
+    #[serde(default)]
     pub script_path: String,
+    /// Ours, not OZ's: the script itself. The platform stores scripts inline (import
+    /// reads `script_path` into it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arguments: Option<Vec<String>>,
     pub timeout_ms: u32,
@@ -456,6 +462,7 @@ impl Trigger {
                     );
                 }
                 if let Some(dir) = config_dir
+                    && c.script.is_none()
                     && resolve_script(dir, &c.script_path).is_none()
                 {
                     problems.add(

@@ -46,8 +46,8 @@ pub enum Prepared {
     Email(EmailMessage),
     /// A script trigger: runs the named script with the match as input.
     Script {
-        language: String,
-        script: String,
+        language: monitor::config::ScriptLanguage,
+        source: String,
         arguments: Vec<String>,
         timeout_ms: u32,
     },
@@ -296,8 +296,10 @@ pub fn prepare(
             })
         }
         TriggerConfig::Script(c) => Prepared::Script {
-            language: format!("{:?}", c.language),
-            script: c.script_path.clone(),
+            language: c.language,
+            source: c.script.clone().ok_or_else(|| {
+                PrepareError("the script trigger has no inline script".to_owned())
+            })?,
             arguments: c.arguments.clone().unwrap_or_default(),
             timeout_ms: c.timeout_ms,
         },

@@ -12,6 +12,8 @@ use entities::{
 };
 use monitor::config::{Monitor, NetworkType};
 use policies::{Plans, QuotaOverrides};
+
+use crate::scripts::{Compiled, ScriptSettings};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -33,6 +35,32 @@ pub struct LoadedMonitor {
     pub monitor: Arc<Monitor>,
     pub networks: Vec<NetworkRef>,
     pub triggers: Vec<Uuid>,
+    /// Its trigger conditions, ready to run.
+    pub conditions: Arc<Vec<Compiled>>,
+}
+
+/// Prepares a monitor's trigger conditions; one that cannot run is left out with a
+/// warning (the API refuses such conditions, so only older rows can have them).
+fn conditions(id: Uuid, monitor: &Monitor, settings: &ScriptSettings) -> Vec<Compiled> {
+    monitor
+        .trigger_conditions
+        .iter()
+        .filter_map(|c| {
+            let Some(source) = c.script.as_deref() else {
+                tracing::warn!(monitor = %id, path = %c.script_path, "a trigger condition without its script is skipped");
+                return None;
+            };
+            Compiled::new(
+                c.language,
+                source,
+                c.arguments.clone().unwrap_or_default(),
+                c.timeout_ms,
+                settings,
+            )
+            .map_err(|e| tracing::warn!(monitor = %id, error = %e, "a trigger condition does not compile; skipped"))
+            .ok()
+        })
+        .collect()
 }
 
 /// One tenant's configuration.
@@ -69,6 +97,7 @@ fn kind(text: &str) -> Option<NetworkType> {
 pub async fn load(
     db: &DatabaseConnection,
     plans: &Plans,
+    scripts: &ScriptSettings,
     tenants: &BTreeSet<Uuid>,
 ) -> Result<BTreeMap<Uuid, TenantConfig>, DbErr> {
     let ids: Vec<Uuid> = tenants.iter().copied().collect();
@@ -197,6 +226,7 @@ pub async fn load(
         tenant.monitors.push(LoadedMonitor {
             id: row.id,
             version: row.version.max(0) as u64,
+            conditions: Arc::new(conditions(row.id, &monitor, scripts)),
             monitor: Arc::new(monitor),
             networks,
             triggers,

@@ -61,6 +61,8 @@ pub struct WorkerOptions {
     pub reconcile_interval: Duration,
     /// How often the assignment is read even without an announcement.
     pub assignment_poll: Duration,
+    /// Trigger conditions: the sandbox, and whether host scripts may run.
+    pub scripts: crate::scripts::ScriptSettings,
 }
 
 impl Default for WorkerOptions {
@@ -74,6 +76,7 @@ impl Default for WorkerOptions {
             cursor_flush_interval: Duration::from_secs(1),
             reconcile_interval: Duration::from_secs(60),
             assignment_poll: Duration::from_secs(2),
+            scripts: crate::scripts::ScriptSettings::default(),
         }
     }
 }
@@ -307,7 +310,13 @@ impl Worker {
             return Ok(());
         }
         let started = Instant::now();
-        let mut loaded = config::load(&self.ctx.db, &self.ctx.plans, set).await?;
+        let mut loaded = config::load(
+            &self.ctx.db,
+            &self.ctx.plans,
+            &self.ctx.options.scripts,
+            set,
+        )
+        .await?;
         let mut initial: BTreeMap<String, Vec<Uuid>> = BTreeMap::new();
         for tenant in set {
             let cfg = loaded.remove(tenant);
@@ -554,6 +563,7 @@ impl Worker {
             .increment(matches.len() as u64);
         let due_set: BTreeSet<Uuid> = due.iter().copied().collect();
         let batch = self.alerts_for(key, &message, &due_set, matches.iter());
+        let batch = self.apply_conditions(batch).await;
         let wanted = batch.len();
         let written = alerts::write(&self.ctx.db, batch).await?;
         if let Some(published) = message.published_at_ms {
@@ -606,7 +616,7 @@ impl Worker {
         message: &BlockMessage,
         due: &BTreeSet<Uuid>,
         matches: impl Iterator<Item = &'a KeyedMatch>,
-    ) -> Vec<NewAlert> {
+    ) -> Vec<(NewAlert, Arc<Vec<crate::scripts::Compiled>>)> {
         let day = today();
         if day != self.usage_day {
             self.usage_day = day;
@@ -643,27 +653,71 @@ impl Worker {
                     continue;
                 }
             };
-            out.push(NewAlert {
-                tenant: placed.tenant,
-                monitor: placed.monitor,
-                monitor_version: m.version,
-                network_slug: m.matched.network_slug().to_owned(),
-                block_number: message.number,
-                block_hash: message.hash.clone(),
-                idempotency_key: alerts::idempotency_key(
-                    placed.monitor,
-                    key,
-                    &message.hash,
-                    Some(&tx),
-                    m.event_index,
-                ),
-                transaction_hash: Some(tx),
-                event_index: m.event_index,
-                payload,
-                triggers: placed.triggers.clone(),
-            });
+            out.push((
+                NewAlert {
+                    tenant: placed.tenant,
+                    monitor: placed.monitor,
+                    monitor_version: m.version,
+                    network_slug: m.matched.network_slug().to_owned(),
+                    block_number: message.number,
+                    block_hash: message.hash.clone(),
+                    idempotency_key: alerts::idempotency_key(
+                        placed.monitor,
+                        key,
+                        &message.hash,
+                        Some(&tx),
+                        m.event_index,
+                    ),
+                    transaction_hash: Some(tx),
+                    event_index: m.event_index,
+                    payload,
+                    triggers: placed.triggers.clone(),
+                },
+                placed.conditions.clone(),
+            ));
         }
         out
+    }
+
+    /// Drops the matches a trigger condition rejects (a condition returning `true`). A
+    /// condition that fails (error, limit) keeps the match: better an alert too many
+    /// than a missed one; the failure is logged and counted.
+    async fn apply_conditions(
+        &mut self,
+        batch: Vec<(NewAlert, Arc<Vec<crate::scripts::Compiled>>)>,
+    ) -> Vec<NewAlert> {
+        use futures::StreamExt;
+        let settings = &self.ctx.options.scripts;
+        let results: Vec<(NewAlert, bool)> = futures::stream::iter(batch)
+            .map(|(alert, conditions)| async move {
+                for c in conditions.iter() {
+                    match crate::scripts::condition(c, &alert.payload, settings).await {
+                        Ok(true) => {
+                            metrics::counter!("stellar_monitor_trigger_conditions_total", "result" => "dropped")
+                                .increment(1);
+                            return (alert, false);
+                        }
+                        Ok(false) => {
+                            metrics::counter!("stellar_monitor_trigger_conditions_total", "result" => "kept")
+                                .increment(1);
+                        }
+                        Err(e) => {
+                            metrics::counter!("stellar_monitor_trigger_conditions_total", "result" => "error")
+                                .increment(1);
+                            tracing::warn!(tenant = %alert.tenant, monitor = %alert.monitor, error = %e,
+                                "a trigger condition failed; the match is kept");
+                        }
+                    }
+                }
+                (alert, true)
+            })
+            .buffered(4)
+            .collect()
+            .await;
+        results
+            .into_iter()
+            .filter_map(|(alert, keep)| keep.then_some(alert))
+            .collect()
     }
 
     async fn flush_cursors(&mut self) {

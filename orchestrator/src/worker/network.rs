@@ -22,6 +22,7 @@ pub struct Placed {
     pub tenant: Uuid,
     pub monitor: Uuid,
     pub triggers: Vec<Uuid>,
+    pub conditions: std::sync::Arc<Vec<crate::scripts::Compiled>>,
 }
 
 pub struct NetworkState {
@@ -94,6 +95,7 @@ impl NetworkState {
                             tenant,
                             monitor: m.id,
                             triggers: m.triggers.clone(),
+                            conditions: m.conditions.clone(),
                         },
                     );
                 }
