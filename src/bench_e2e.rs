@@ -370,7 +370,7 @@ pub async fn e2e(s: E2eSettings) -> Result<String> {
             plans,
             options: orchestrator::outbox::OutboxOptions {
                 concurrency: 64,
-                batch: 256,
+                batch: 64,
                 poll: Duration::from_millis(20),
                 tenant_per_minute: 1_000_000,
                 send: orchestrator::notify::send::SendSettings {

@@ -160,6 +160,7 @@ pub fn outbox_options(t: &NotifyTuning) -> orchestrator::outbox::OutboxOptions {
     use orchestrator::notify::{payload::ChannelSettings, send::SendSettings};
     let mut o = orchestrator::outbox::OutboxOptions {
         concurrency: t.notify_concurrency.max(1),
+        batch: t.notify_concurrency.max(1),
         tenant_per_minute: t.notify_tenant_per_minute.max(1),
         poll: Duration::from_millis(t.notify_poll_ms.max(1)),
         lease: Duration::from_secs(t.notify_lease_secs.max(1)),

@@ -17,14 +17,20 @@ const CONFIG_VERSION_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 pub struct ConfigChanged {
     /// The tenant; `None` for a change that concerns every tenant (a catalog network).
     pub tenant: Option<Uuid>,
+    /// The configuration counter this change set it to: workers know which changes they
+    /// have seen, whatever order events arrive in.
+    #[serde(default)]
+    pub version: u64,
 }
 
 /// Announces a configuration change: bumps the counter workers check before each block,
-/// then publishes the event naming the tenant (so the owner reloads only it).
+/// then publishes the event naming the tenant and the counter value (so the owner
+/// reloads only that tenant, and knows no change is missing).
 pub async fn config_changed(bus: &dyn Bus, tenant: Option<Uuid>) -> Result<(), BusError> {
-    bus.incr(&bus.keys().config_version(), CONFIG_VERSION_TTL)
+    let version = bus
+        .incr(&bus.keys().config_version(), CONFIG_VERSION_TTL)
         .await?;
-    let payload = serde_json::to_vec(&ConfigChanged { tenant }).expect("events serialize");
+    let payload = serde_json::to_vec(&ConfigChanged { tenant, version }).expect("events serialize");
     bus.publish(&bus.keys().config_channel(), &payload).await
 }
 

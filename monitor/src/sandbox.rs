@@ -106,6 +106,19 @@ fn interpreter(limits: &Limits) -> Result<Lua, SandboxError> {
     globals
         .set("print", noop)
         .map_err(|e| SandboxError::Runtime(e.to_string()))?;
+    // Lua patterns backtrack inside C, where the instruction and time limits cannot
+    // reach: matching is plain-text only (`string.find(s, text)`), and `match`,
+    // `gmatch` and `gsub` are absent.
+    lua.load(
+        r#"
+        local find = string.find
+        string.find = function(s, text, init) return find(s, text, init, true) end
+        string.match, string.gmatch, string.gsub = nil, nil, nil
+        "#,
+    )
+    .set_mode(mlua::ChunkMode::Text)
+    .exec()
+    .map_err(|e| SandboxError::Runtime(e.to_string()))?;
     lua.set_memory_limit(limits.max_memory)
         .map_err(|e| SandboxError::Runtime(e.to_string()))?;
     Ok(lua)
@@ -132,6 +145,7 @@ pub fn compile(source: &str) -> Result<Script, SandboxError> {
     let lua = interpreter(&Limits::default())?;
     lua.load(source)
         .set_name("script")
+        .set_mode(mlua::ChunkMode::Text)
         .into_function()
         .map_err(|e| match e {
             mlua::Error::SyntaxError { message, .. } => syntax(&message),
@@ -203,6 +217,7 @@ pub fn run(
     let out: LuaValue = lua
         .load(&*script.source)
         .set_name("script")
+        .set_mode(mlua::ChunkMode::Text)
         .eval()
         .map_err(|e| classify(&e, limits))?;
     match out {
@@ -344,6 +359,8 @@ mod tests {
             "return package.loadlib('libc.so.6', 'system')",
             "return debug.getinfo(1)",
             "return collectgarbage('count')",
+            "return string.match('aaaa', 'a-b')",
+            "return ('x'):gsub('x', 'y')",
         ] {
             let s = compile(source).unwrap();
             let err = run(&s, &sample(), &[], &quick()).unwrap_err();
@@ -368,6 +385,20 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, SandboxError::NotAllowed(_)), "{err}");
+    }
+
+    #[test]
+    fn pattern_matching_cannot_run_away() {
+        // The classic backtracking bomb is plain text here: found or not, at once.
+        let s = compile(
+            "return string.find(string.rep('a', 10000), string.rep('a-', 40) .. 'b') == nil",
+        )
+        .unwrap();
+        let started = Instant::now();
+        assert_eq!(condition(&s, &sample(), &[], &quick()), Ok(true));
+        assert!(started.elapsed() < Duration::from_secs(2));
+        let s = compile("return ('hello world'):find('o w') == 5").unwrap();
+        assert_eq!(condition(&s, &sample(), &[], &quick()), Ok(true));
     }
 
     #[test]

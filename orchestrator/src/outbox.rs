@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bus::Bus;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use entities::secrets::Sealer;
 use entities::{
     SystemTxn, alerts, deliveries, delivery_attempts, tenant_triggers, tenant_usage, tenants,
@@ -51,7 +51,8 @@ pub fn default_long_schedule() -> Vec<Duration> {
 
 #[derive(Clone, Debug)]
 pub struct OutboxOptions {
-    /// Deliveries claimed at once.
+    /// Deliveries claimed at once (at most `concurrency`: every claimed delivery is sent
+    /// at once, so each finishes well within its lease).
     pub batch: usize,
     /// Sends in flight at once.
     pub concurrency: usize,
@@ -72,7 +73,7 @@ pub struct OutboxOptions {
 impl Default for OutboxOptions {
     fn default() -> Self {
         Self {
-            batch: 64,
+            batch: 16,
             concurrency: 16,
             lease: Duration::from_secs(60),
             poll: Duration::from_millis(200),
@@ -220,7 +221,7 @@ pub async fn claim(ctx: &OutboxContext) -> Result<Vec<deliveries::Model>, DbErr>
                 ),
         )
         .order_by_asc(deliveries::Column::NextAttemptAt)
-        .limit(ctx.options.batch as u64);
+        .limit(ctx.options.batch.min(ctx.options.concurrency).max(1) as u64);
     if ctx.db.get_database_backend() == DatabaseBackend::Postgres {
         query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
     }
@@ -229,7 +230,10 @@ pub async fn claim(ctx: &OutboxContext) -> Result<Vec<deliveries::Model>, DbErr>
         txn.commit().await?;
         return Ok(rows);
     }
-    let until = now + chrono::Duration::from_std(ctx.options.lease).unwrap_or_default();
+    // The lease's end is also the claim's token (whole milliseconds, so it compares
+    // equal after a round trip through either database).
+    let until =
+        (now + chrono::Duration::from_std(ctx.options.lease).unwrap_or_default()).trunc_subsecs(3);
     deliveries::Entity::update_many()
         .col_expr(deliveries::Column::Status, Expr::value("in_progress"))
         .col_expr(deliveries::Column::LockedUntil, Expr::value(until))
@@ -238,7 +242,13 @@ pub async fn claim(ctx: &OutboxContext) -> Result<Vec<deliveries::Model>, DbErr>
         .exec(txn.conn())
         .await?;
     txn.commit().await?;
-    Ok(rows)
+    Ok(rows
+        .into_iter()
+        .map(|mut d| {
+            d.locked_until = Some(until);
+            d
+        })
+        .collect())
 }
 
 /// What one attempt needs besides the delivery.
@@ -487,8 +497,9 @@ fn prepare(ctx: &OutboxContext, s: &Subject) -> Result<(Prepared, RetryPolicy), 
     Ok((prepared, retry_policy(&trigger)))
 }
 
-/// Records the attempt and moves the delivery on. The update is fenced on the attempt
-/// count: if another loop took the claim over meanwhile, its outcome stands.
+/// Records the attempt and moves the delivery on. The update is fenced on the claim (its
+/// lease end): if the lease ran out and another loop claimed the delivery meanwhile, the
+/// newer claim's outcome stands.
 async fn record(
     ctx: &OutboxContext,
     d: &deliveries::Model,
@@ -556,7 +567,7 @@ async fn record(
     let done = update
         .filter(deliveries::Column::Id.eq(d.id))
         .filter(deliveries::Column::Status.eq("in_progress"))
-        .filter(deliveries::Column::Attempts.eq(d.attempts))
+        .filter(deliveries::Column::LockedUntil.eq(d.locked_until))
         .exec(txn.conn())
         .await?;
     if done.rows_affected == 1 && status == "delivered" {
@@ -616,7 +627,8 @@ async fn finish(
         )
         .col_expr(deliveries::Column::UpdatedAt, Expr::value(now))
         .filter(deliveries::Column::Id.eq(d.id))
-        .filter(deliveries::Column::Attempts.eq(d.attempts))
+        .filter(deliveries::Column::Status.eq("in_progress"))
+        .filter(deliveries::Column::LockedUntil.eq(d.locked_until))
         .exec(txn.conn())
         .await?;
     txn.commit().await?;

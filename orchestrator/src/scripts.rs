@@ -92,11 +92,18 @@ pub async fn run(
                 timeout: script.timeout,
                 ..settings.limits
             };
-            tokio::task::spawn_blocking(move || sandbox::run(&lua, &matched, &args, &limits))
-                .await
-                .map_err(|e| format!("the sandbox failed: {e}"))?
-                .map(Output::Value)
-                .map_err(|e| e.to_string())
+            let timeout = limits.timeout;
+            let task =
+                tokio::task::spawn_blocking(move || sandbox::run(&lua, &matched, &args, &limits));
+            // The sandbox stops itself at the limit; this is the backstop for anything
+            // that escapes its hook, so the caller is never held.
+            match tokio::time::timeout(timeout + Duration::from_secs(1), task).await {
+                Ok(done) => done
+                    .map_err(|e| format!("the sandbox failed: {e}"))?
+                    .map(Output::Value)
+                    .map_err(|e| e.to_string()),
+                Err(_) => Err(format!("stopped: ran longer than {timeout:?}")),
+            }
         }
         (None, language) if !settings.allow_host => Err(format!(
             "{language:?} scripts run as host processes, which this platform does not allow"
@@ -158,7 +165,7 @@ async fn host(
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::null())
         .kill_on_drop(true);
     let mut child = cmd
         .spawn()
@@ -176,6 +183,10 @@ async fn host(
         (&mut stdout)
             .take(MAX_OUTPUT as u64)
             .read_to_end(&mut out)
+            .await
+            .map_err(|e| e.to_string())?;
+        // Whatever comes beyond the limit is drained so the script is not blocked.
+        tokio::io::copy(&mut stdout, &mut tokio::io::sink())
             .await
             .map_err(|e| e.to_string())?;
         let status = child.wait().await.map_err(|e| e.to_string())?;

@@ -189,11 +189,17 @@ pub async fn http(client: &reqwest::Client, req: &HttpRequest, settings: &SendSe
                 return Outcome::Delivered { status: code };
             }
             let after = retry_after(&response);
-            let mut text = response
-                .bytes()
-                .await
-                .map(|b| String::from_utf8_lossy(&b[..b.len().min(ERROR_BODY_LIMIT)]).into_owned())
-                .unwrap_or_default();
+            // Only the start of the body is read; the rest is never downloaded.
+            let mut response = response;
+            let mut body = Vec::new();
+            while body.len() < ERROR_BODY_LIMIT {
+                match response.chunk().await {
+                    Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                    _ => break,
+                }
+            }
+            body.truncate(ERROR_BODY_LIMIT);
+            let mut text = String::from_utf8_lossy(&body).into_owned();
             text = text.chars().filter(|c| !c.is_control()).collect();
             let error = format!("HTTP {}: {text}", status.as_u16());
             if status.as_u16() == 408 || status.as_u16() == 429 || status.is_server_error() {

@@ -30,22 +30,23 @@ pub struct NewAlert {
     pub triggers: Vec<Uuid>,
 }
 
-/// The idempotency key of a match. The tenant is part of the unique index, so it is not
-/// repeated here; the stream key (not the tenant's slug) names the network, so renaming
-/// a network cannot duplicate alerts.
+/// The idempotency key of a match: one alert per (monitor, network, block, transaction)
+/// — a monitor matches a transaction once, whatever events or calls it matched on. The
+/// tenant is part of the unique index, so it is not repeated here; the stream key (not
+/// the tenant's slug) names the network, so renaming a network cannot duplicate alerts.
+/// The first matched event's index is left out on purpose: it can change when the
+/// monitor is edited, and a replay must produce the same key.
 pub fn idempotency_key(
     monitor: Uuid,
     network_key: &str,
     block_hash: &str,
     transaction_hash: Option<&str>,
-    event_index: Option<u64>,
 ) -> String {
     format!(
-        "{}:{network_key}:{}:{}:{}",
+        "{}:{network_key}:{}:{}",
         monitor.simple(),
         block_hash.to_ascii_lowercase(),
         transaction_hash.unwrap_or("-").to_ascii_lowercase(),
-        event_index.map_or_else(|| "-".to_owned(), |i| i.to_string())
     )
 }
 
@@ -198,6 +199,22 @@ pub async fn load_cursors(
             )
         })
         .collect())
+}
+
+/// Forgets a tenant's position on a network.
+pub async fn delete_cursor(
+    db: &DatabaseConnection,
+    network_key: &str,
+    tenant: Uuid,
+) -> Result<(), DbErr> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let txn = SystemTxn::begin(db).await?;
+    tenant_cursors::Entity::delete_many()
+        .filter(tenant_cursors::Column::TenantId.eq(tenant))
+        .filter(tenant_cursors::Column::NetworkKey.eq(network_key))
+        .exec(txn.conn())
+        .await?;
+    txn.commit().await
 }
 
 /// Stores cursors; a stored cursor never moves back (a worker that lost a tenant and

@@ -13,6 +13,7 @@
 
 pub mod alerts;
 pub mod config;
+mod heart;
 mod network;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -22,23 +23,18 @@ use std::time::{Duration, Instant};
 use bus::blocks::{BlockMessage, MessageKind};
 use bus::events::{AlertCreated, ConfigChanged};
 use bus::{Bus, BusError, Subscription};
-use chrono::{DateTime, Utc};
-use entities::workers;
+use chrono::Utc;
 use monitor::matcher::KeyedMatch;
 use policies::Plans;
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait};
+use sea_orm::{DatabaseConnection, DbErr};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::health::FleetHealth;
-use crate::membership::{self, Heartbeat, MembershipError};
+use crate::membership::{self, MembershipError};
 use alerts::{Cursor, NewAlert};
 use config::TenantConfig;
 use network::NetworkState;
-
-/// How often the `workers` row is refreshed when nothing changed.
-const RECORD_EVERY: Duration = Duration::from_secs(10);
 
 /// Tuning; the defaults suit production.
 #[derive(Clone, Debug)]
@@ -110,8 +106,6 @@ pub async fn run(ctx: WorkerContext, shutdown: CancellationToken) {
 
 struct Worker {
     ctx: WorkerContext,
-    hostname: String,
-    started_at: DateTime<Utc>,
     /// The applied assignment epoch.
     epoch: Option<u64>,
     /// Tenants assigned to this worker (some may have no configuration: suspended).
@@ -120,16 +114,20 @@ struct Worker {
     networks: BTreeMap<String, NetworkState>,
     /// Alerts written today per tenant (UTC day), for the daily quota.
     usage_day: String,
-    /// The configuration counter seen, and events received beyond it.
+    /// The configuration counter applied, and the changes announced beyond it (counter
+    /// value → tenant, `None` for every tenant).
     config_version: u64,
-    events_pending: u64,
-    dirty: BTreeSet<Uuid>,
+    announced: BTreeMap<u64, Option<Uuid>>,
+    config_events: Option<Subscription>,
     reload_all: bool,
     errors: u64,
     blocks: u64,
-    last_beat: Option<Instant>,
-    /// The `workers` row as last written: when, epoch, tenants, draining.
-    last_record: Option<(Instant, u64, usize, bool)>,
+    /// Shared with the heartbeat task, which beats on its own clock (a long block never
+    /// delays a heartbeat).
+    snapshot: Arc<std::sync::Mutex<heart::Snapshot>>,
+    beat_now: Arc<tokio::sync::Notify>,
+    heart_stop: CancellationToken,
+    heart: Option<tokio::task::JoinHandle<()>>,
     last_flush: Instant,
     last_reconcile: Instant,
     last_assignment: Option<Instant>,
@@ -141,27 +139,23 @@ fn today() -> String {
 
 impl Worker {
     fn new(ctx: WorkerContext) -> Self {
-        let hostname = std::env::var("HOSTNAME")
-            .ok()
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| "localhost".to_owned());
         Self {
             ctx,
-            hostname,
-            started_at: Utc::now(),
             epoch: None,
             assigned: BTreeSet::new(),
             tenants: BTreeMap::new(),
             networks: BTreeMap::new(),
             usage_day: today(),
             config_version: 0,
-            events_pending: 0,
-            dirty: BTreeSet::new(),
+            announced: BTreeMap::new(),
+            config_events: None,
             reload_all: false,
             errors: 0,
             blocks: 0,
-            last_beat: None,
-            last_record: None,
+            snapshot: Arc::default(),
+            beat_now: Arc::default(),
+            heart_stop: CancellationToken::new(),
+            heart: None,
             last_flush: Instant::now(),
             last_reconcile: Instant::now(),
             last_assignment: None,
@@ -193,8 +187,17 @@ impl Worker {
 
     async fn run(&mut self, shutdown: CancellationToken) {
         tracing::info!(worker = %self.id(), "worker starting");
+        self.heart = Some(tokio::spawn(
+            heart::Heart::new(
+                self.ctx.clone(),
+                self.snapshot.clone(),
+                self.beat_now.clone(),
+            )
+            .run(self.heart_stop.clone()),
+        ));
         let keys = self.ctx.bus.keys().clone();
-        let mut config_events = self.subscribe(keys.config_channel()).await;
+        let config_events = self.subscribe(keys.config_channel()).await;
+        self.config_events = Some(config_events);
         let mut assignments = self.subscribe(keys.assignment_channel()).await;
         // Changes before this point are in what the first loads read.
         self.config_version = bus::events::config_version(&*self.ctx.bus)
@@ -206,9 +209,18 @@ impl Worker {
             if progressed {
                 continue;
             }
+            let mut events = self.config_events.take();
             tokio::select! {
-                _ = shutdown.cancelled() => break,
-                msg = config_events.recv() => {
+                _ = shutdown.cancelled() => {
+                    self.config_events = events;
+                    break;
+                }
+                msg = async {
+                    match events.as_mut() {
+                        Some(e) => e.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
                     if let Some(msg) = msg {
                         self.note_config_event(&msg);
                     }
@@ -220,9 +232,7 @@ impl Worker {
                 }
                 _ = tokio::time::sleep(self.ctx.options.poll_interval) => {}
             }
-            while let Some(msg) = config_events.try_recv() {
-                self.note_config_event(&msg);
-            }
+            self.config_events = events;
         }
         self.leave().await;
     }
@@ -249,23 +259,16 @@ impl Worker {
         if self.last_flush.elapsed() >= o.cursor_flush_interval {
             self.flush_cursors().await;
         }
-        if self
-            .last_beat
-            .is_none_or(|t| t.elapsed() >= o.heartbeat_interval)
-        {
-            self.beat(false).await;
-        }
+        self.update_snapshot();
     }
 
     fn note_config_event(&mut self, msg: &[u8]) {
-        self.events_pending += 1;
         match serde_json::from_slice::<ConfigChanged>(msg) {
-            Ok(ConfigChanged { tenant: Some(t) }) => {
-                if self.assigned.contains(&t) {
-                    self.dirty.insert(t);
-                }
+            Ok(e) if e.version > self.config_version => {
+                self.announced.insert(e.version, e.tenant);
             }
-            Ok(ConfigChanged { tenant: None }) => self.reload_all = true,
+            // Already covered by a reload.
+            Ok(_) => {}
             Err(e) => {
                 tracing::warn!(error = %e, "malformed configuration event; reloading everything");
                 self.reload_all = true;
@@ -273,34 +276,48 @@ impl Worker {
         }
     }
 
-    /// Makes sure every configuration change announced so far is applied: the counter
-    /// says how many changes happened, events say which tenants; when they disagree (an
-    /// event lost or late), everything held is reloaded.
+    /// Makes sure every configuration change announced so far is applied before the
+    /// next block: the counter says which changes happened, events say which tenants
+    /// they concern; a change whose event is missing (lost, or not arrived yet) reloads
+    /// everything held.
     async fn apply_config(&mut self) -> Result<(), WorkError> {
-        let version = bus::events::config_version(&*self.ctx.bus).await?;
-        if version != self.config_version {
-            let expected = version.checked_sub(self.config_version);
-            match expected {
-                Some(n) if self.events_pending >= n => self.events_pending -= n,
-                _ => {
-                    // Lost, late, or the counter was reset.
-                    self.reload_all = true;
-                    self.events_pending = 0;
-                }
-            }
-            self.config_version = version;
+        while let Some(msg) = self.config_events.as_mut().and_then(Subscription::try_recv) {
+            self.note_config_event(&msg);
         }
-        if !self.reload_all && self.dirty.is_empty() {
-            return Ok(());
+        let version = bus::events::config_version(&*self.ctx.bus).await?;
+        let mut dirty = BTreeSet::new();
+        if version < self.config_version {
+            // The counter was reset (Redis flushed or the key expired).
+            self.reload_all = true;
+            self.announced.clear();
+        } else if version > self.config_version {
+            let complete = version - self.config_version <= 10_000
+                && (self.config_version + 1..=version).all(|v| self.announced.contains_key(&v));
+            if complete {
+                for v in self.config_version + 1..=version {
+                    match self.announced.get(&v).copied().flatten() {
+                        Some(t) => {
+                            dirty.insert(t);
+                        }
+                        None => self.reload_all = true,
+                    }
+                }
+            } else {
+                self.reload_all = true;
+            }
         }
         let set: BTreeSet<Uuid> = if self.reload_all {
             self.assigned.clone()
         } else {
-            self.dirty.intersection(&self.assigned).copied().collect()
+            dirty.intersection(&self.assigned).copied().collect()
         };
-        self.reload(&set).await?;
+        if !set.is_empty() {
+            // On failure nothing below happens: the same changes are applied next time.
+            self.reload(&set).await?;
+        }
         self.reload_all = false;
-        self.dirty.clear();
+        self.announced = self.announced.split_off(&(version + 1));
+        self.config_version = version;
         Ok(())
     }
 
@@ -328,18 +345,18 @@ impl Worker {
                     }
                 }
             }
-            // Networks the tenant leaves.
-            let mut flush = Vec::new();
+            // Networks the tenant leaves (its monitors there were paused, deleted or moved
+            // to other networks): its position there is forgotten, so coming back later
+            // starts from then, not with the blocks it did not watch.
+            let mut left = Vec::new();
             for (key, state) in self.networks.iter_mut() {
-                if !wanted.contains_key(key.as_str())
-                    && state.cursors.contains_key(tenant)
-                    && let Some(c) = state.remove_tenant(*tenant)
-                {
-                    flush.push((key.clone(), *tenant, c));
+                if !wanted.contains_key(key.as_str()) && state.cursors.contains_key(tenant) {
+                    state.remove_tenant(*tenant);
+                    left.push(key.clone());
                 }
             }
-            for (key, tenant, c) in flush {
-                alerts::save_cursors(&self.ctx.db, &key, &[(tenant, c)]).await?;
+            for key in left {
+                alerts::delete_cursor(&self.ctx.db, &key, *tenant).await?;
             }
             // Networks it uses.
             for (key, monitors) in &wanted {
@@ -430,11 +447,13 @@ impl Worker {
                 alerts::save_cursors(&self.ctx.db, &key, &[(*t, c)]).await?;
             }
             self.tenants.remove(t);
-            self.dirty.remove(t);
         }
         self.networks.retain(|_, n| !n.cursors.is_empty());
-        self.assigned = mine;
+        // Adopted tenants count as held only once loaded: a failed load is retried at
+        // the next look, with the same tenants still to adopt.
+        self.assigned = &self.assigned - &released.iter().copied().collect();
         self.reload(&adopted).await?;
+        self.assigned = mine;
         tracing::info!(
             worker = %self.id(), epoch = a.epoch, tenants = self.assigned.len(),
             adopted = adopted.len(), released = released.len(), "assignment applied"
@@ -443,7 +462,8 @@ impl Worker {
         metrics::gauge!("stellar_monitor_worker_tenants", "worker" => self.id().to_owned())
             .set(self.assigned.len() as f64);
         // Say so at once: the orchestrator and operators see the epoch applied.
-        self.beat(false).await;
+        self.update_snapshot();
+        self.beat_now.notify_one();
         Ok(())
     }
 
@@ -456,7 +476,9 @@ impl Worker {
             if shutdown.is_cancelled() {
                 break;
             }
-            match self.process_network(&key).await {
+            let result = self.process_network(&key).await;
+            self.update_snapshot();
+            match result {
                 Ok(n) => progressed |= n > 0,
                 Err(e) => {
                     self.failed(&format!("processing {key}"), &e);
@@ -666,7 +688,6 @@ impl Worker {
                         key,
                         &message.hash,
                         Some(&tx),
-                        m.event_index,
                     ),
                     transaction_hash: Some(tx),
                     event_index: m.event_index,
@@ -744,100 +765,29 @@ impl Worker {
         self.last_flush = Instant::now();
     }
 
-    async fn heartbeat(&self, draining: bool) -> Heartbeat {
-        let mut lag = BTreeMap::new();
-        for (key, state) in &self.networks {
-            let Some(position) = state.position() else {
-                continue;
-            };
-            let stream = self.ctx.bus.keys().blocks(key);
-            if let Ok(last) = self.ctx.bus.stream_last(&stream).await {
-                let behind = last.map_or(0, |e| e.seq.saturating_sub(position));
-                metrics::gauge!("stellar_monitor_worker_lag",
-                    "worker" => self.id().to_owned(), "network" => key.clone())
-                .set(behind as f64);
-                lag.insert(key.clone(), behind);
-            }
-        }
-        Heartbeat {
-            worker: self.id().to_owned(),
-            hostname: self.hostname.clone(),
-            started_at: self.started_at,
-            at: Utc::now(),
-            draining,
-            epoch: self.epoch.unwrap_or(0),
-            tenants: self.assigned.len(),
-            lag,
-            errors: self.errors,
-            blocks_processed: self.blocks,
-        }
-    }
-
-    async fn beat(&mut self, draining: bool) {
-        let hb = self.heartbeat(draining).await;
-        self.ctx.health.report(&hb);
-        let ttl = self.ctx.options.heartbeat_ttl;
-        let result = if draining {
-            membership::leave(&*self.ctx.bus, &hb).await
-        } else {
-            membership::beat(&*self.ctx.bus, &hb, ttl).await
-        };
-        if let Err(e) = result {
-            self.failed("heartbeat", &e);
-        }
-        // The table is for operators: written on change, else every few seconds.
-        let now = (hb.epoch, hb.tenants, hb.draining);
-        let due = self
-            .last_record
-            .is_none_or(|(at, epoch, tenants, draining)| {
-                (epoch, tenants, draining) != now || at.elapsed() >= RECORD_EVERY
-            });
-        if due {
-            match self.record(&hb).await {
-                Ok(()) => self.last_record = Some((Instant::now(), now.0, now.1, now.2)),
-                Err(e) => self.failed("recording the worker", &e),
-            }
-        }
-        self.last_beat = Some(Instant::now());
-    }
-
-    /// The `workers` row, for operators (liveness itself is the bus heartbeat).
-    async fn record(&self, hb: &Heartbeat) -> Result<(), DbErr> {
-        let info = serde_json::json!({
-            "epoch": hb.epoch, "tenants": hb.tenants, "lag": hb.lag,
-            "errors": hb.errors, "blocksProcessed": hb.blocks_processed,
-        });
-        workers::Entity::insert(workers::ActiveModel {
-            id: Set(hb.worker.clone()),
-            hostname: Set(hb.hostname.clone()),
-            version: Set(Some(env!("CARGO_PKG_VERSION").to_owned())),
-            started_at: Set(hb.started_at),
-            last_heartbeat_at: Set(hb.at),
-            status: Set(if hb.draining { "draining" } else { "active" }.to_owned()),
-            info: Set(Some(info)),
-        })
-        .on_conflict(
-            OnConflict::column(workers::Column::Id)
-                .update_columns([
-                    workers::Column::Hostname,
-                    workers::Column::Version,
-                    workers::Column::StartedAt,
-                    workers::Column::LastHeartbeatAt,
-                    workers::Column::Status,
-                    workers::Column::Info,
-                ])
-                .to_owned(),
-        )
-        .exec_without_returning(&self.ctx.db)
-        .await?;
-        Ok(())
+    /// What the heartbeat reports, kept current as the worker goes.
+    fn update_snapshot(&self) {
+        let mut snap = self.snapshot.lock().unwrap_or_else(|e| e.into_inner());
+        snap.epoch = self.epoch.unwrap_or(0);
+        snap.tenants = self.assigned.len();
+        snap.positions = self
+            .networks
+            .iter()
+            .filter_map(|(k, n)| n.position().map(|p| (k.clone(), p)))
+            .collect();
+        snap.errors = self.errors;
+        snap.blocks = self.blocks;
     }
 
     /// Clean exit: cursors stored, heartbeat turned into "draining" so the orchestrator
     /// moves the tenants at once.
     async fn leave(&mut self) {
         self.flush_cursors().await;
-        self.beat(true).await;
+        self.update_snapshot();
+        self.heart_stop.cancel();
+        if let Some(h) = self.heart.take() {
+            let _ = h.await;
+        }
         self.ctx.health.remove(self.id());
         tracing::info!(worker = %self.id(), "worker stopped");
     }
