@@ -267,7 +267,10 @@ async fn raw_mode_sends_the_match_and_slack_discord_telegram_get_their_shapes() 
         by_path("/slack").json(),
         json!({"blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]})
     );
-    assert_eq!(by_path("/discord").json(), json!({"content": text}));
+    assert_eq!(
+        by_path("/discord").json(),
+        json!({"content": text, "allowed_mentions": {"parse": []}})
+    );
     let tg = by_path("/telegram/bot123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ012345678/sendMessage").json();
     assert_eq!(tg["chat_id"], "-100");
     assert_eq!(tg["parse_mode"], "MarkdownV2");

@@ -11,7 +11,7 @@ use monitor::config::{
 use serde_json::{Map, Value, json};
 use sha2::Sha256;
 
-use super::template::{Variables, render};
+use super::template::{Variables, render, render_with};
 
 /// An HTTP request to make.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -223,12 +223,42 @@ pub fn webhook(
     })
 }
 
-/// Markdown to HTML for email bodies.
+/// Markdown to HTML for email bodies. Raw HTML in the Markdown is shown as text, never
+/// passed through.
 pub fn markdown_to_html(markdown: &str) -> String {
-    let parser = pulldown_cmark::Parser::new_ext(markdown, pulldown_cmark::Options::all());
+    use pulldown_cmark::Event;
+    let parser =
+        pulldown_cmark::Parser::new_ext(markdown, pulldown_cmark::Options::all()).map(|event| {
+            match event {
+                Event::Html(text) | Event::InlineHtml(text) => Event::Text(text),
+                other => other,
+            }
+        });
     let mut html = String::new();
     pulldown_cmark::html::push_html(&mut html, parser);
     html
+}
+
+/// Backslash-escapes every ASCII punctuation character (CommonMark allows it for all of
+/// them), so a value shows as written instead of becoming a link, emphasis or HTML.
+pub fn escape_markdown(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        if c.is_ascii_punctuation() {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Slack's required escaping of `&`, `<` and `>` (which also keeps values from forming
+/// `<!channel>` mentions or links).
+pub fn escape_slack(value: &str) -> String {
+    value
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// Prepares `trigger`'s notification of `matched` (an alert with id `alert_id`).
@@ -242,7 +272,8 @@ pub fn prepare(
     let vars = Variables::of_match(matched);
     Ok(match &trigger.config {
         TriggerConfig::Slack(c) => {
-            let (title, body) = rendered(&c.message, &vars);
+            let title = render_with(&c.message.title, &vars, escape_slack);
+            let body = render_with(&c.message.body, &vars, escape_slack);
             Prepared::Http(json_request(
                 secret(&c.slack_url, "Slack URL")?,
                 &json!({"blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": format!("*{title}*\n\n{body}")}}]}),
@@ -252,7 +283,11 @@ pub fn prepare(
             let (title, body) = rendered(&c.message, &vars);
             Prepared::Http(json_request(
                 secret(&c.discord_url, "Discord URL")?,
-                &json!({"content": truncate(format!("*{title}*\n\n{body}"), DISCORD_MAX_BODY)}),
+                // Values come from the chain: no `@everyone` from an event argument.
+                &json!({
+                    "content": truncate(format!("*{title}*\n\n{body}"), DISCORD_MAX_BODY),
+                    "allowed_mentions": {"parse": []},
+                }),
             ))
         }
         TriggerConfig::Telegram(c) => {
@@ -291,7 +326,7 @@ pub fn prepare(
                 sender: c.sender.clone(),
                 recipients: c.recipients.clone(),
                 subject,
-                html: markdown_to_html(&body),
+                html: markdown_to_html(&render_with(&c.message.body, &vars, escape_markdown)),
                 text: body,
             })
         }
@@ -345,7 +380,10 @@ mod tests {
         );
         let (_, v) = body(prepare(&trigger(json!({"name": "d", "trigger_type": "discord", "config": {
             "discord_url": {"type": "plain", "value": "https://discord.com/api/webhooks/1/x"}, "message": msg}})), &matched(), "id", 0, &s).unwrap());
-        assert_eq!(v, json!({"content": "*Big alert*\n\nvalue 5000 (a.b)"}));
+        assert_eq!(
+            v,
+            json!({"content": "*Big alert*\n\nvalue 5000 (a.b)", "allowed_mentions": {"parse": []}})
+        );
         let (r, v) = body(prepare(&trigger(json!({"name": "t", "trigger_type": "telegram", "config": {
             "token": {"type": "plain", "value": "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ012345678"}, "chat_id": "42", "message": msg}})), &matched(), "id", 0, &s).unwrap());
         assert_eq!(
@@ -431,6 +469,37 @@ mod tests {
         let (_, v) = body(prepare(&t, &m, "a", 0, &ChannelSettings::default()).unwrap());
         let content = v["content"].as_str().unwrap();
         assert!(content.len() <= DISCORD_MAX_BODY && content.ends_with('…'));
+    }
+
+    #[test]
+    fn values_from_the_chain_never_become_markup() {
+        let mut m = matched();
+        m["EVM"]["matched_on_args"]["events"][0]["args"][0]["value"] =
+            "<a href=\"https://evil\">x</a> [y](https://evil) <!channel> @everyone".into();
+        let msg = json!({"title": "t", "body": "v ${events.0.args.value}"});
+        let slack = trigger(json!({"name": "s", "trigger_type": "slack", "config": {
+            "slack_url": {"type": "plain", "value": "https://hooks.slack.com/services/A/B/C"}, "message": msg}}));
+        let (_, v) = body(prepare(&slack, &m, "a", 0, &ChannelSettings::default()).unwrap());
+        let text = v["blocks"][0]["text"]["text"].as_str().unwrap();
+        assert!(
+            text.contains("&lt;!channel&gt;") && !text.contains("<!channel>"),
+            "{text}"
+        );
+        let mail = trigger(json!({"name": "e", "trigger_type": "email", "config": {
+            "host": "smtp.example.com", "username": {"type": "plain", "value": "u"},
+            "password": {"type": "plain", "value": "p"}, "sender": "a@example.com",
+            "recipients": ["b@example.com"], "message": msg}}));
+        let Prepared::Email(e) = prepare(&mail, &m, "a", 0, &ChannelSettings::default()).unwrap()
+        else {
+            panic!()
+        };
+        assert!(!e.html.contains("<a "), "{}", e.html);
+        assert!(e.html.contains("&lt;a href="), "{}", e.html);
+        // Raw HTML written in the template itself is shown, not rendered, too.
+        assert_eq!(
+            markdown_to_html("<script>x</script>").trim(),
+            "&lt;script&gt;x&lt;/script&gt;"
+        );
     }
 
     #[test]

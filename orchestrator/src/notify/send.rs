@@ -80,24 +80,60 @@ const ERROR_BODY_LIMIT: usize = 512;
 fn internal(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
+            let o = v4.octets();
             v4.is_loopback()
                 || v4.is_private()
                 || v4.is_link_local()
-                || v4.is_unspecified()
                 || v4.is_broadcast()
                 || v4.is_multicast()
-                || v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1])
+                // 0.0.0.0/8 ("this network"), 100.64.0.0/10 (carrier-grade NAT),
+                // 192.0.0.0/24 (protocol assignments), 198.18.0.0/15 (benchmarking),
+                // 240.0.0.0/4 (reserved).
+                || o[0] == 0
+                || (o[0] == 100 && (64..128).contains(&o[1]))
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+                || (o[0] == 198 && (o[1] == 18 || o[1] == 19))
+                || o[0] >= 240
         }
         IpAddr::V6(v6) => {
+            let seg = v6.segments();
+            let o = v6.octets();
+            let embedded = IpAddr::V4(std::net::Ipv4Addr::new(o[12], o[13], o[14], o[15]));
             v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
-                || (v6.segments()[0] & 0xfe00) == 0xfc00
-                || (v6.segments()[0] & 0xffc0) == 0xfe80
-                || v6
-                    .to_ipv4_mapped()
-                    .is_some_and(|v4| internal(IpAddr::V4(v4)))
+                || (seg[0] & 0xfe00) == 0xfc00
+                || (seg[0] & 0xffc0) == 0xfe80
+                || v6.to_ipv4_mapped().is_some_and(|v4| internal(IpAddr::V4(v4)))
+                // IPv4-compatible (::a.b.c.d) and NAT64 (64:ff9b::/96) forms of internal
+                // IPv4 addresses.
+                || (seg[..6] == [0, 0, 0, 0, 0, 0] && internal(embedded))
+                || (seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] && internal(embedded))
         }
+    }
+}
+
+/// A resolver that only ever hands public addresses to the HTTP client: the address
+/// checked is the address connected to (no window for a DNS answer that changes
+/// between a check and the connection).
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let found: Vec<std::net::SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let public: Vec<std::net::SocketAddr> =
+                found.into_iter().filter(|a| !internal(a.ip())).collect();
+            if public.is_empty() {
+                return Err(format!(
+                    "{host} resolves only to internal addresses, which notifications may not reach"
+                )
+                .into());
+            }
+            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
+        })
     }
 }
 
@@ -126,13 +162,15 @@ async fn check_target(host: &str, port: u16, settings: &SendSettings) -> Result<
 /// The HTTP client notifications use: no redirects (a redirect could lead anywhere),
 /// bounded time.
 pub fn http_client(settings: &SendSettings) -> reqwest::Client {
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(settings.timeout)
         .connect_timeout(settings.timeout.min(Duration::from_secs(5)))
-        .user_agent(concat!("stellar-monitor/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .expect("the HTTP client builds")
+        .user_agent(concat!("stellar-monitor/", env!("CARGO_PKG_VERSION")));
+    if !settings.allow_private_targets {
+        builder = builder.dns_resolver(std::sync::Arc::new(PublicOnly));
+    }
+    builder.build().expect("the HTTP client builds")
 }
 
 fn retry_after(response: &reqwest::Response) -> Option<Duration> {
@@ -339,6 +377,12 @@ mod tests {
             "fd00::1",
             "fe80::1",
             "::ffff:127.0.0.1",
+            "0.1.2.3",
+            "198.18.0.1",
+            "240.0.0.1",
+            "::127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b::10.0.0.1",
         ] {
             assert!(internal(ip.parse().unwrap()), "{ip}");
         }
@@ -358,5 +402,20 @@ mod tests {
             ..SendSettings::default()
         };
         assert!(check_target("127.0.0.1", 80, &allowed).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_client_itself_never_connects_to_a_name_that_resolves_inside() {
+        // A name past the up-front check (as a rebinding answer would be): the client's
+        // own resolver refuses it.
+        let client = http_client(&SendSettings::default());
+        let err = client.get("http://localhost:9/").send().await.unwrap_err();
+        let mut text = err.to_string();
+        let mut source = std::error::Error::source(&err);
+        while let Some(s) = source {
+            text.push_str(&s.to_string());
+            source = s.source();
+        }
+        assert!(text.contains("internal addresses"), "{text}");
     }
 }

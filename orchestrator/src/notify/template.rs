@@ -120,6 +120,13 @@ impl Variables {
 
 /// Fills `${name}` placeholders of `template` from `vars`; unknown ones stay as written.
 pub fn render(template: &str, vars: &Variables) -> String {
+    render_with(template, vars, |v| v.to_owned())
+}
+
+/// [`render`], passing every substituted value through `escape` first (values come from
+/// the chain: whoever emits an event chooses them, so they must not become markup in
+/// the channel's format).
+pub fn render_with(template: &str, vars: &Variables, escape: impl Fn(&str) -> String) -> String {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(start) = rest.find("${") {
@@ -129,7 +136,7 @@ pub fn render(template: &str, vars: &Variables) -> String {
             Some(end) => {
                 let name = after[..end].trim();
                 match vars.get(name) {
-                    Some(value) => out.push_str(value),
+                    Some(value) => out.push_str(&escape(value)),
                     None => out.push_str(&rest[start..start + 2 + end + 1]),
                 }
                 rest = &after[end + 1..];
