@@ -14,6 +14,17 @@ if [ ! -x "$TOOLS/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil" ]; then
   (cd "$TOOLS" && npm install --no-audit --no-fund --silent \
     @foundry-rs/anvil-linux-amd64@1.7.1 @foundry-rs/cast-linux-amd64@1.7.1)
 fi
+# Chromium (Debian) and playwright-core (npm) for the /alerts page test.
+if ! command -v chromium >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null \
+    || { $SUDO apt-get update -q >/dev/null && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null; }
+fi
+export CHROMIUM_BIN="${CHROMIUM_BIN:-$(command -v chromium)}"
+if [ ! -f "$TOOLS/node_modules/playwright-core/package.json" ]; then
+  (cd "$TOOLS" && npm install --no-audit --no-fund --silent playwright-core@1.65.1)
+fi
+export PLAYWRIGHT_CORE="${PLAYWRIGHT_CORE:-$TOOLS/node_modules/playwright-core}"
 export ANVIL_BIN="${ANVIL_BIN:-$TOOLS/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil}"
 
 # Python's aiosmtpd (a real SMTP server) for the email tests, in a fixed venv.

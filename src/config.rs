@@ -80,6 +80,10 @@ pub enum LogFormat {
 pub enum Command {
     /// Run everything in one process: API, orchestrator, watchers and workers.
     Serve(ServeArgs),
+    /// The API role alone (GraphQL, live subscriptions, the /alerts page, health,
+    /// metrics): no watcher, orchestrator, workers or outbox. For a fleet on PostgreSQL
+    /// and Redis, where replicas of it sit behind one load balancer.
+    Api(ServeArgs),
     /// The block watcher role: one watcher per network across the fleet (leases on
     /// Redis), publishing confirmed blocks to the networks' streams.
     Watcher(WatcherArgs),
@@ -254,6 +258,9 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub notify: NotifyTuning,
 
+    #[command(flatten)]
+    pub live: LiveTuning,
+
     /// Requests per minute allowed per address to callers without credentials.
     #[arg(long, env = "ANONYMOUS_REQUESTS_PER_MINUTE", default_value_t = 120)]
     pub anonymous_requests_per_minute: u64,
@@ -358,6 +365,31 @@ pub struct WorkerArgs {
 
     #[command(flatten)]
     pub notify: NotifyTuning,
+}
+
+/// Settings of live feeds (GraphQL subscriptions on /graphql/ws).
+#[derive(Debug, Clone, Args)]
+pub struct LiveTuning {
+    /// Events buffered per subscription; a subscriber that falls this far behind is
+    /// disconnected (close code 4008) and resumes from its last cursor.
+    #[arg(long, env = "LIVE_BUFFER", default_value_t = 1_024)]
+    pub live_buffer: usize,
+
+    /// Keep-alive message interval on idle websocket connections, in seconds.
+    #[arg(long, env = "LIVE_KEEPALIVE_SECS", default_value_t = 15)]
+    pub live_keepalive_secs: u64,
+
+    /// A write to a websocket client that takes longer than this (seconds) closes it.
+    #[arg(long, env = "LIVE_WRITE_TIMEOUT_SECS", default_value_t = 10)]
+    pub live_write_timeout_secs: u64,
+
+    /// A websocket that has not sent `connection_init` within this (ms) is closed (4408).
+    #[arg(long, env = "LIVE_INIT_TIMEOUT_MS", default_value_t = 10_000)]
+    pub live_init_timeout_ms: u64,
+
+    /// How often followed tenants are checked for alerts no event announced (ms).
+    #[arg(long, env = "LIVE_POLL_MS", default_value_t = 2_000)]
+    pub live_poll_ms: u64,
 }
 
 /// Settings of notification delivery (the outbox loop of each worker process and of

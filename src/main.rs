@@ -42,6 +42,20 @@ async fn run(cli: Cli) -> Result<()> {
             }
             app.run_until_stopped(shutdown::on_signal()).await
         }
+        Command::Api(serve) => {
+            if cli.global.database_url.is_none() || serve.bus.redis_url.is_none() {
+                anyhow::bail!(
+                    "the api role serves a fleet: set DATABASE_URL (PostgreSQL) and REDIS_URL \
+                     (use `serve` for everything in one process)"
+                );
+            }
+            let app = startup::Application::build_api(&cli.global, &serve).await?;
+            if let Some(created) = app.created() {
+                let url = format!("http://{}/graphql", app.local_addr());
+                println!("{}", bootstrap::banner(created, &url));
+            }
+            app.run_until_stopped(shutdown::on_signal()).await
+        }
         Command::Bench(command) => {
             println!("{}", bench::run(command).await?);
             Ok(())

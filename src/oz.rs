@@ -24,7 +24,7 @@ async fn open(
     let db = database::connect(&target, 2).await?;
     database::migrate(&db).await?;
     let bus: Arc<dyn bus::Bus> = Arc::new(bus::memory::MemoryBus::new(bus::keys::Keys::new("cli")));
-    let state = api_state(global, security, &db, bus, 0).await?;
+    let state = api_state(global, security, &db, bus, 0, Default::default()).await?;
     Ok((db, state))
 }
 

@@ -11,8 +11,8 @@ use sea_orm::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{
-    GlobalArgs, NotifyTuning, OrchestratorArgs, OrchestratorTuning, RoleArgs, WatcherArgs,
-    WatcherTuning, WorkerArgs, WorkerTuning,
+    GlobalArgs, LiveTuning, NotifyTuning, OrchestratorArgs, OrchestratorTuning, RoleArgs,
+    WatcherArgs, WatcherTuning, WorkerArgs, WorkerTuning,
 };
 use crate::database::{self, Target};
 use crate::{keys, ops};
@@ -154,6 +154,17 @@ pub fn orchestrator_options(t: &OrchestratorTuning) -> orchestrator::leader::Orc
         o.id = id.clone();
     }
     o
+}
+
+pub fn live_options(t: &LiveTuning) -> graphql::live::LiveOptions {
+    graphql::live::LiveOptions {
+        buffer: t.live_buffer.max(1),
+        keepalive: Duration::from_secs(t.live_keepalive_secs.max(1)),
+        write_timeout: Duration::from_secs(t.live_write_timeout_secs.max(1)),
+        init_timeout: Duration::from_millis(t.live_init_timeout_ms.max(10)),
+        poll: Duration::from_millis(t.live_poll_ms.max(50)),
+        ..Default::default()
+    }
 }
 
 pub fn outbox_options(t: &NotifyTuning) -> orchestrator::outbox::OutboxOptions {

@@ -35,6 +35,7 @@ pub async fn api_state(
     db: &DatabaseConnection,
     bus: Arc<dyn bus::Bus>,
     anonymous_requests_per_minute: u64,
+    live: graphql::live::LiveOptions,
 ) -> Result<graphql::ApiState> {
     let (current, previous) = keys::jwt_secrets(security, &global.data_dir)?;
     let jwt = JwtKeys::new(
@@ -62,7 +63,7 @@ pub async fn api_state(
         .context("loading RBAC policies")?;
     Ok(graphql::ApiState {
         db: db.clone(),
-        bus,
+        bus: bus.clone(),
         rbac: Arc::new(rbac),
         jwt: Arc::new(jwt),
         sealer: Arc::new(sealer),
@@ -70,6 +71,7 @@ pub async fn api_state(
         key_usage: Arc::new(KeyUsage::default()),
         anonymous_requests_per_minute,
         host_scripts: global.scripts_allow_host,
+        live: graphql::live::Hub::new(db.clone(), bus, live),
     })
 }
 
@@ -85,12 +87,23 @@ pub struct Application {
     orchestrator: orchestrator::leader::OrchestratorContext,
     workers: Vec<orchestrator::worker::WorkerContext>,
     outbox: orchestrator::outbox::OutboxContext,
+    /// Whether this process runs the fleet (`serve`) or the API alone (`api`).
+    fleet: bool,
 }
 
 impl Application {
     /// Opens the database and bus, migrates, bootstraps the first admin and binds the
     /// listener. Every failure here is a clear error, never a panic.
     pub async fn build(global: &GlobalArgs, serve: &ServeArgs) -> Result<Self> {
+        Self::build_with(global, serve, true).await
+    }
+
+    /// The API alone: no watcher, orchestrator, workers or outbox in this process.
+    pub async fn build_api(global: &GlobalArgs, serve: &ServeArgs) -> Result<Self> {
+        Self::build_with(global, serve, false).await
+    }
+
+    async fn build_with(global: &GlobalArgs, serve: &ServeArgs, fleet: bool) -> Result<Self> {
         let target = Target::resolve(global.database_url.as_deref(), &global.data_dir)?;
         let db = database::connect(&target, global.database_max_connections).await?;
         database::migrate(&db)
@@ -115,6 +128,7 @@ impl Application {
             &db,
             bus.clone(),
             serve.anonymous_requests_per_minute,
+            crate::roles::live_options(&serve.live),
         )
         .await?;
         let watchers = watcher::WatcherContext {
@@ -160,7 +174,7 @@ impl Application {
         let router = ops::router(ops::Readiness {
             db: db.clone(),
             bus: bus.clone(),
-            fleet: (serve.workers > 0).then_some(health),
+            fleet: (fleet && serve.workers > 0).then_some(health),
         })
         .merge(api)
         .layer(axum::middleware::from_fn(ops::track_http));
@@ -176,6 +190,7 @@ impl Application {
             orchestrator,
             workers,
             outbox,
+            fleet,
         })
     }
 
@@ -201,24 +216,27 @@ impl Application {
 
     /// Serves until `shutdown` is cancelled, then finishes in-flight requests.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<()> {
-        tracing::info!(addr = %self.local_addr(), bus = self.bus.kind(), "serving");
+        tracing::info!(addr = %self.local_addr(), bus = self.bus.kind(), fleet = self.fleet, "serving");
         use crate::supervise::supervise;
         let mut fleet = Vec::new();
-        let (w, stop) = (self.watcher.clone(), shutdown.clone());
-        fleet.push(supervise("watcher".into(), shutdown.clone(), move || {
-            watcher::run(w.clone(), stop.clone())
-        }));
-        let (o, stop) = (self.orchestrator.clone(), shutdown.clone());
-        fleet.push(supervise(
-            "orchestrator".into(),
-            shutdown.clone(),
-            move || orchestrator::leader::run(o.clone(), stop.clone()),
-        ));
-        let (o, stop) = (self.outbox.clone(), shutdown.clone());
-        fleet.push(supervise("outbox".into(), shutdown.clone(), move || {
-            orchestrator::outbox::run(o.clone(), stop.clone())
-        }));
-        for w in &self.workers {
+        let workers = if self.fleet { &self.workers[..] } else { &[] };
+        if self.fleet {
+            let (w, stop) = (self.watcher.clone(), shutdown.clone());
+            fleet.push(supervise("watcher".into(), shutdown.clone(), move || {
+                watcher::run(w.clone(), stop.clone())
+            }));
+            let (o, stop) = (self.orchestrator.clone(), shutdown.clone());
+            fleet.push(supervise(
+                "orchestrator".into(),
+                shutdown.clone(),
+                move || orchestrator::leader::run(o.clone(), stop.clone()),
+            ));
+            let (o, stop) = (self.outbox.clone(), shutdown.clone());
+            fleet.push(supervise("outbox".into(), shutdown.clone(), move || {
+                orchestrator::outbox::run(o.clone(), stop.clone())
+            }));
+        }
+        for w in workers {
             let (w, stop) = (w.clone(), shutdown.clone());
             fleet.push(supervise(
                 format!("worker {}", w.options.id),

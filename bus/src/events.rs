@@ -65,3 +65,52 @@ impl AlertCreated {
         serde_json::from_slice(bytes)
     }
 }
+
+/// A delivery's status changed (published on the deliveries channel by the outbox).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryChanged {
+    pub tenant: Uuid,
+    pub delivery: Uuid,
+    pub alert_id: i64,
+    /// `pending`, `in_flight`, `delivered`, `failed`, `dead`...
+    pub status: String,
+    /// Attempts so far in this round.
+    #[serde(default)]
+    pub attempts: i32,
+    /// The last error, when the attempt failed.
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// When the change happened (milliseconds since the epoch).
+    #[serde(default)]
+    pub at_ms: i64,
+}
+
+/// A worker finished a block of a network: its tenants' monitors were evaluated and the
+/// alerts written (published on the progress channel; dashboards follow the fleet).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockProcessed {
+    /// The network's stream key (a catalog slug or `private-<id>`).
+    pub network: String,
+    pub block_number: u64,
+    pub block_hash: String,
+    /// The worker that processed it (a block is processed once per worker holding
+    /// tenants on the network).
+    pub worker: String,
+    /// Tenants whose monitors saw the block on this worker.
+    pub tenants: u32,
+    /// Alerts this worker wrote for the block.
+    pub alerts: u32,
+    /// When the watcher published the block, and when the worker finished (ms since the
+    /// epoch).
+    pub published_at_ms: Option<i64>,
+    pub processed_at_ms: i64,
+}
+
+/// Encodes and publishes `event` on `channel`; a failure is logged, not returned: live
+/// feeds are best effort and every event has a durable record behind it.
+pub async fn publish_json<T: Serialize>(bus: &dyn Bus, channel: &str, event: &T) {
+    let payload = serde_json::to_vec(event).expect("events serialize");
+    if let Err(e) = bus.publish(channel, &payload).await {
+        tracing::debug!(channel, error = %e, "publishing an event failed");
+    }
+}

@@ -84,6 +84,11 @@ impl Keys {
         format!("{}:chan:deliveries", self.prefix)
     }
 
+    /// Prefix of each API replica's shared live-subscription counts.
+    pub fn subscription_counts(&self) -> String {
+        format!("{}:subscriptions:", self.prefix)
+    }
+
     /// Channel: a worker finished a block of a network.
     pub fn progress_channel(&self) -> String {
         format!("{}:chan:progress", self.prefix)

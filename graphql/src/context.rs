@@ -36,6 +36,8 @@ pub struct ApiState {
     /// operator switch for self-hosted single-tenant installs; Lua always runs, in the
     /// sandbox).
     pub host_scripts: bool,
+    /// Live feeds: this process's fan-out of alerts, deliveries and progress.
+    pub live: crate::live::Hub,
 }
 
 impl ApiState {

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod connection;
 pub mod context;
 pub mod error;
+pub mod live;
 pub mod quotas;
 pub mod ratelimit;
 pub mod schema;
@@ -31,7 +32,7 @@ use error::ApiError;
 use tracing::Instrument;
 
 #[derive(Clone)]
-struct RouteState {
+pub(crate) struct RouteState {
     schema: ApiSchema,
     api: ApiState,
 }
@@ -40,8 +41,13 @@ struct RouteState {
 /// `into_make_service_with_connect_info::<SocketAddr>()` so rate limits see addresses.
 pub fn router(state: ApiState) -> Router {
     let schema = build_schema(state.clone());
+    state.live.start();
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
+        .route("/graphql/ws", get(live::ws::upgrade))
+        .route("/alerts", get(live::page))
+        .route("/alerts/app.js", get(live::script))
+        .route("/alerts/app.css", get(live::style))
         .with_state(RouteState { schema, api: state })
 }
 
@@ -54,7 +60,11 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn credentials(headers: &HeaderMap, peer: Option<SocketAddr>, request_id: &str) -> Credentials {
+pub(crate) fn credentials(
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+    request_id: &str,
+) -> Credentials {
     let bearer = header(headers, "authorization").and_then(|v| {
         let (scheme, token) = v.split_once(' ')?;
         scheme

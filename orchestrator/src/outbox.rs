@@ -31,7 +31,7 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseConnection,
     DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
-use serde::{Deserialize, Serialize};
+
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -95,14 +95,7 @@ pub struct OutboxContext {
     pub options: OutboxOptions,
 }
 
-/// A delivery's status changed (published on the deliveries channel).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeliveryChanged {
-    pub tenant: Uuid,
-    pub delivery: Uuid,
-    pub alert_id: i64,
-    pub status: String,
-}
+pub use bus::events::DeliveryChanged;
 
 /// The id receivers see in `X-Alert-Id`: stable for an alert, however often it is sent.
 pub fn public_alert_id(tenant: Uuid, idempotency_key: &str) -> String {
@@ -575,7 +568,7 @@ async fn record(
     }
     txn.commit().await?;
     if done.rows_affected == 1 {
-        announce(ctx, d, status).await;
+        announce(ctx, d, status, failures as i32, error).await;
     }
     Ok(())
 }
@@ -619,7 +612,7 @@ async fn finish(
             deliveries::Column::LockedUntil,
             Expr::value(Option::<DateTime<Utc>>::None),
         )
-        .col_expr(deliveries::Column::LastError, Expr::value(error))
+        .col_expr(deliveries::Column::LastError, Expr::value(error.clone()))
         .col_expr(deliveries::Column::LastStatusCode, Expr::value(code))
         .col_expr(
             deliveries::Column::NextAttemptAt,
@@ -632,7 +625,7 @@ async fn finish(
         .exec(txn.conn())
         .await?;
     txn.commit().await?;
-    announce(ctx, d, status).await;
+    announce(ctx, d, status, d.attempts, error).await;
     Ok(())
 }
 
@@ -645,21 +638,23 @@ async fn reschedule(
     finish(ctx, d, "pending", None, d.last_error.clone(), Some(at)).await
 }
 
-async fn announce(ctx: &OutboxContext, d: &deliveries::Model, status: &str) {
+async fn announce(
+    ctx: &OutboxContext,
+    d: &deliveries::Model,
+    status: &str,
+    attempts: i32,
+    last_error: Option<String>,
+) {
     let event = DeliveryChanged {
         tenant: d.tenant_id,
         delivery: d.id,
         alert_id: d.alert_id,
         status: status.to_owned(),
+        attempts,
+        last_error,
+        at_ms: Utc::now().timestamp_millis(),
     };
-    let payload = serde_json::to_vec(&event).expect("events serialize");
-    if let Err(e) = ctx
-        .bus
-        .publish(&ctx.bus.keys().deliveries_channel(), &payload)
-        .await
-    {
-        tracing::debug!(error = %e, "publishing a delivery event failed");
-    }
+    bus::events::publish_json(&*ctx.bus, &ctx.bus.keys().deliveries_channel(), &event).await;
 }
 
 #[cfg(test)]

@@ -228,6 +228,34 @@ pub async fn wait_processed(
     }
 }
 
+/// The id of the tenant `slug` (read in system scope; works on both backends, whatever
+/// the column's storage).
+pub async fn tenant_id(db: &DatabaseConnection, slug: &str) -> uuid::Uuid {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let txn = SystemTxn::begin(db).await.unwrap();
+    let t = entities::tenants::Entity::find()
+        .filter(entities::tenants::Column::Slug.eq(slug))
+        .one(txn.conn())
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("tenant {slug} exists"));
+    txn.commit().await.unwrap();
+    t.id
+}
+
+/// How many alerts `tenant` has (system scope, both backends).
+pub async fn alert_count(db: &DatabaseConnection, tenant: uuid::Uuid) -> u64 {
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let txn = SystemTxn::begin(db).await.unwrap();
+    let n = entities::alerts::Entity::find()
+        .filter(entities::alerts::Column::TenantId.eq(tenant))
+        .count(txn.conn())
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+    n
+}
+
 /// The first column of `sql`'s rows as text, read in system scope (past row-level
 /// security).
 pub async fn system_text(db: &DatabaseConnection, sql: &str) -> Vec<Option<String>> {

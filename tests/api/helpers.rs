@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use stellar_monitor::config::{
-    BusArgs, GlobalArgs, LogFormat, NotifyTuning, OrchestratorTuning, SecurityArgs, ServeArgs,
-    WatcherTuning, WorkerTuning,
+    BusArgs, GlobalArgs, LiveTuning, LogFormat, NotifyTuning, OrchestratorTuning, SecurityArgs,
+    ServeArgs, WatcherTuning, WorkerTuning,
 };
 use stellar_monitor::database::{self, Target};
 use stellar_monitor::startup::Application;
@@ -83,6 +83,8 @@ pub struct TestApp {
     pub redis_prefix: Option<String>,
     /// `Some` when the app runs on PostgreSQL: its database's URL.
     pub database_url: Option<String>,
+    /// The app's bus (in-process or Redis).
+    pub bus: std::sync::Arc<dyn bus::Bus>,
     shutdown: CancellationToken,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _data_dir: Option<TempDir>,
@@ -217,6 +219,13 @@ fn serve_args(redis_url: Option<String>, prefix: String) -> ServeArgs {
         worker: test_worker_tuning(),
         orchestrator: test_orchestrator_tuning(),
         notify: test_notify_tuning(),
+        live: LiveTuning {
+            live_buffer: 256,
+            live_keepalive_secs: 15,
+            live_write_timeout_secs: 5,
+            live_init_timeout_ms: 10_000,
+            live_poll_ms: 500,
+        },
     }
 }
 
@@ -230,6 +239,7 @@ async fn start(global: GlobalArgs, serve: ServeArgs, data_dir: Option<TempDir>) 
         .expect("app builds");
     let addr = app.local_addr();
     let db = app.db().clone();
+    let bus = app.bus().clone();
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(app.run_until_stopped(shutdown.clone()));
     TestApp {
@@ -242,6 +252,7 @@ async fn start(global: GlobalArgs, serve: ServeArgs, data_dir: Option<TempDir>) 
             .is_some()
             .then_some(serve.bus.redis_key_prefix),
         database_url: global.database_url.clone(),
+        bus,
         shutdown,
         task: Some(task),
         _data_dir: data_dir,

@@ -146,12 +146,7 @@ async fn every_match_becomes_one_alert_with_one_delivery_per_trigger_even_when_r
 
 /// The tenant id of `slug`.
 async fn tenant_id(app: &TestApp, slug: &str) -> Uuid {
-    let ids = crate::fleet::system_text(
-        &app.db,
-        &format!("SELECT CAST(id AS TEXT) FROM tenants WHERE slug = '{slug}'"),
-    )
-    .await;
-    Uuid::parse_str(ids[0].as_deref().expect("the tenant exists")).unwrap()
+    crate::fleet::tenant_id(&app.db, slug).await
 }
 
 #[tokio::test]

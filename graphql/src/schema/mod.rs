@@ -3,9 +3,10 @@
 mod inputs;
 mod mutations;
 mod queries;
+mod subscriptions;
 pub mod types;
 
-use async_graphql::{EmptySubscription, ID, Schema};
+use async_graphql::{ID, Schema};
 use uuid::Uuid;
 
 use crate::context::ApiState;
@@ -13,8 +14,9 @@ use crate::error::ApiError;
 
 pub use mutations::Mutation;
 pub use queries::Query;
+pub use subscriptions::Subscription;
 
-pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type ApiSchema = Schema<Query, Mutation, Subscription>;
 
 /// Deepest query accepted.
 pub const MAX_DEPTH: usize = 12;
@@ -22,7 +24,7 @@ pub const MAX_DEPTH: usize = 12;
 pub const MAX_COMPLEXITY: usize = 2_000;
 
 pub fn build_schema(state: ApiState) -> ApiSchema {
-    Schema::build(Query, Mutation, EmptySubscription)
+    Schema::build(Query, Mutation, Subscription)
         .data(state)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
@@ -31,9 +33,7 @@ pub fn build_schema(state: ApiState) -> ApiSchema {
 
 /// The SDL, as committed in `graphql/schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query, Mutation, EmptySubscription)
-        .finish()
-        .sdl()
+    Schema::build(Query, Mutation, Subscription).finish().sdl()
 }
 
 /// An id of ours. A malformed one is simply not found: ids reveal nothing.

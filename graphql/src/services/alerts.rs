@@ -49,6 +49,45 @@ pub async fn alerts_page(
     Ok((rows, more))
 }
 
+/// Oldest first: the tenant's alerts with ids in `(after, upto]` (a live feed's
+/// backlog), at most `limit`.
+pub async fn alerts_between(
+    st: &ApiState,
+    tenant: &TenantCtx,
+    filter: &AlertFilter,
+    after: i64,
+    upto: i64,
+    limit: usize,
+) -> ServiceResult<Vec<alerts::Model>> {
+    let txn = TenantTxn::begin(&st.db, tenant.id).await?;
+    let mut q = txn
+        .select::<alerts::Entity>()
+        .filter(alerts::Column::Id.gt(after))
+        .filter(alerts::Column::Id.lte(upto))
+        .order_by_asc(alerts::Column::Id);
+    if !filter.monitor_ids.is_empty() {
+        q = q.filter(alerts::Column::MonitorId.is_in(filter.monitor_ids.clone()));
+    }
+    if !filter.networks.is_empty() {
+        q = q.filter(alerts::Column::NetworkSlug.is_in(filter.networks.clone()));
+    }
+    if let Some(since) = filter.since {
+        q = q.filter(alerts::Column::CreatedAt.gte(since));
+    }
+    let rows = q.limit(limit as u64).all(txn.conn()).await?;
+    txn.commit().await?;
+    Ok(rows)
+}
+
+impl AlertFilter {
+    /// Whether `alert` passes (the same test as the queries', for live alerts).
+    pub fn matches(&self, alert: &alerts::Model) -> bool {
+        (self.monitor_ids.is_empty() || self.monitor_ids.contains(&alert.monitor_id))
+            && (self.networks.is_empty() || self.networks.contains(&alert.network_slug))
+            && self.since.is_none_or(|s| alert.created_at >= s)
+    }
+}
+
 pub async fn alert(st: &ApiState, tenant: &TenantCtx, id: i64) -> ServiceResult<alerts::Model> {
     let txn = TenantTxn::begin(&st.db, tenant.id).await?;
     let row = txn

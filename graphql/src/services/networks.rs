@@ -267,3 +267,25 @@ pub async fn delete(
     st.config_changed(Some(tenant.id)).await;
     Ok(())
 }
+
+/// The stream key of the tenant's network `slug` (what workers report progress on).
+pub async fn stream_key(st: &ApiState, tenant: &TenantCtx, slug: &str) -> ServiceResult<String> {
+    let txn = TenantTxn::begin(&st.db, tenant.id).await?;
+    let row = txn
+        .select::<tenant_networks::Entity>()
+        .filter(tenant_networks::Column::Slug.eq(slug.to_lowercase()))
+        .one(txn.conn())
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    txn.commit().await?;
+    let catalog = match row.catalog_network_id {
+        Some(id) => {
+            let txn = SystemTxn::begin(&st.db).await?;
+            let c = networks::Entity::find_by_id(id).one(txn.conn()).await?;
+            txn.commit().await?;
+            c.map(|c| c.slug)
+        }
+        None => None,
+    };
+    Ok(row.stream_key(catalog.as_deref()))
+}

@@ -3,13 +3,22 @@
 //! `deliveries` row per trigger of each alert that is new — all in one transaction, so a
 //! block re-processed after a crash or a handoff adds nothing. Daily usage counts the new
 //! alerts in the same transaction. Cursors ([`save_cursors`]) only ever move forward.
+//!
+//! Live feeds resume from an alert id, so a tenant's alert ids must grow in the order
+//! their rows become visible: writers of one tenant's alerts are serialised by a
+//! per-tenant transaction lock (PostgreSQL advisory locks, taken in one sorted order so
+//! two writers never deadlock; SQLite has one writer anyway). Ids are drawn while the
+//! lock is held, so whatever commits later has larger ids than anything visible now.
 
 use std::collections::BTreeMap;
 
 use chrono::Utc;
 use entities::{SystemTxn, alerts, deliveries, tenant_cursors, tenant_usage};
 use sea_orm::sea_query::{Alias, Expr, OnConflict};
-use sea_orm::{ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait, TryInsertResult};
+use sea_orm::{
+    ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    Statement, TryInsertResult,
+};
 use uuid::Uuid;
 
 /// An alert to write.
@@ -81,6 +90,7 @@ pub async fn write(
         })
         .collect();
     let txn = SystemTxn::begin(db).await?;
+    lock_tenants(&txn, triggers.keys().map(|(tenant, _)| *tenant)).await?;
     let inserted = match alerts::Entity::insert_many(rows)
         .on_conflict(
             OnConflict::columns([alerts::Column::TenantId, alerts::Column::IdempotencyKey])
@@ -158,6 +168,48 @@ pub async fn write(
     }
     txn.commit().await?;
     Ok(inserted)
+}
+
+/// The advisory-lock key of a tenant's alert writers (a fixed namespace folded into
+/// the id, so it does not meet other advisory locks by accident).
+fn alert_lock_key(tenant: Uuid) -> i64 {
+    let v = tenant.as_u128();
+    (((v >> 64) as u64) ^ (v as u64) ^ 0x5354_454c_4c41_5231) as i64
+}
+
+/// Serialises alert writers per tenant until the transaction ends (PostgreSQL).
+async fn lock_tenants(txn: &SystemTxn, tenants: impl Iterator<Item = Uuid>) -> Result<(), DbErr> {
+    if txn.conn().get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    let mut keys: Vec<i64> = tenants.map(alert_lock_key).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    // `unnest` yields the array in order: every writer locks in the same order.
+    txn.conn()
+        .execute(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT count(pg_advisory_xact_lock(k)) FROM unnest($1::bigint[]) AS k",
+            [keys.into()],
+        ))
+        .await?;
+    Ok(())
+}
+
+/// Announces new alerts on the alerts channel (live feeds wake up on these; a lost
+/// announcement is caught by their periodic check).
+pub async fn announce(bus: &dyn bus::Bus, written: &[alerts::Model]) {
+    for alert in written {
+        let event = bus::events::AlertCreated {
+            tenant: alert.tenant_id,
+            alert_id: alert.id,
+            monitor_id: alert.monitor_id,
+            network: alert.network_slug.clone(),
+            block_number: alert.block_number.max(0) as u64,
+            transaction_hash: alert.transaction_hash.clone(),
+        };
+        bus::events::publish_json(bus, &bus.keys().alerts_channel(), &event).await;
+    }
 }
 
 /// A tenant's position on a network.

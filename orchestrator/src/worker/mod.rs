@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bus::blocks::{BlockMessage, MessageKind};
-use bus::events::{AlertCreated, ConfigChanged};
+use bus::events::{BlockProcessed, ConfigChanged};
 use bus::{Bus, BusError, Subscription};
 use chrono::Utc;
 use monitor::matcher::KeyedMatch;
@@ -605,24 +605,24 @@ impl Worker {
             if let Some(t) = self.tenants.get_mut(&alert.tenant_id) {
                 t.alerts_today += 1;
             }
-            let event = AlertCreated {
-                tenant: alert.tenant_id,
-                alert_id: alert.id,
-                monitor_id: alert.monitor_id,
-                network: alert.network_slug.clone(),
-                block_number: message.number,
-                transaction_hash: alert.transaction_hash.clone(),
-            };
-            if let Err(e) = self
-                .ctx
-                .bus
-                .publish(&self.ctx.bus.keys().alerts_channel(), &event.encode())
-                .await
-            {
-                // Live feeds miss it; the alert itself is stored.
-                tracing::warn!(error = %e, "publishing an alert event failed");
-            }
         }
+        alerts::announce(&*self.ctx.bus, &written).await;
+        let progress = BlockProcessed {
+            network: key.to_owned(),
+            block_number: message.number,
+            block_hash: message.hash.clone(),
+            worker: self.id().to_owned(),
+            tenants: due.len() as u32,
+            alerts: written.len() as u32,
+            published_at_ms: message.published_at_ms,
+            processed_at_ms: Utc::now().timestamp_millis(),
+        };
+        bus::events::publish_json(
+            &*self.ctx.bus,
+            &self.ctx.bus.keys().progress_channel(),
+            &progress,
+        )
+        .await;
         self.blocks += 1;
         metrics::counter!("stellar_monitor_worker_blocks_processed_total", &labels).increment(1);
         if let Some(state) = self.networks.get_mut(key) {
