@@ -34,6 +34,26 @@ pub async fn run(command: BenchCommand) -> Result<String> {
             })
             .await
         }
+        BenchCommand::Live {
+            bench_database_url,
+            redis_url,
+            tenants,
+            subscribers,
+            replicas,
+            rounds,
+            interval_ms,
+        } => {
+            crate::bench_live::live(crate::bench_live::LiveSettings {
+                database_url: bench_database_url,
+                redis_url,
+                tenants,
+                subscribers,
+                replicas,
+                rounds,
+                interval: std::time::Duration::from_millis(interval_ms),
+            })
+            .await
+        }
         BenchCommand::Watcher {
             rpc_url,
             blocks,

@@ -208,7 +208,40 @@ async fn receive(
     "ok"
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+/// Adds the EVM catalog network `slug` served by `rpc_url` (no confirmations: benches
+/// measure the pipeline, not the chain's finality). A disabled one is never watched.
+pub async fn catalog_network(
+    db: &DatabaseConnection,
+    slug: &str,
+    rpc_url: &str,
+    enabled: bool,
+) -> Result<()> {
+    let now = Utc::now();
+    let definition = json!({
+        "network_type": "EVM", "slug": slug, "name": slug,
+        "rpc_urls": [{"type_": "rpc", "url": {"type": "plain", "value": rpc_url}, "weight": 100}],
+        "chain_id": 31337, "block_time_ms": 100, "confirmation_blocks": 0, "cron_schedule": "*/5 * * * * *"
+    });
+    let txn = SystemTxn::begin(db).await?;
+    networks::Entity::insert(networks::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        slug: Set(slug.into()),
+        name: Set(slug.into()),
+        network_type: Set("EVM".into()),
+        definition: Set(definition),
+        version: Set(1),
+        enabled: Set(enabled),
+        created_at: Set(now),
+        updated_at: Set(now),
+    })
+    .exec_without_returning(txn.conn())
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// The `p` quantile (0–1) of sorted values (NaN when empty).
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
@@ -277,29 +310,7 @@ pub async fn e2e(s: E2eSettings) -> Result<String> {
 
     // The network (no confirmations: this measures the pipeline, not the chain's
     // finality) and the tenants.
-    let now = Utc::now();
-    let network = json!({
-        "network_type": "EVM", "slug": "bench", "name": "bench",
-        "rpc_urls": [{"type_": "rpc", "url": {"type": "plain", "value": s.rpc_url}, "weight": 100}],
-        "chain_id": 31337, "block_time_ms": 100, "confirmation_blocks": 0, "cron_schedule": "*/5 * * * * *"
-    });
-    {
-        let txn = SystemTxn::begin(&db).await?;
-        networks::Entity::insert(networks::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            slug: Set("bench".into()),
-            name: Set("bench".into()),
-            network_type: Set("EVM".into()),
-            definition: Set(network),
-            version: Set(1),
-            enabled: Set(true),
-            created_at: Set(now),
-            updated_at: Set(now),
-        })
-        .exec_without_returning(txn.conn())
-        .await?;
-        txn.commit().await?;
-    }
+    catalog_network(&db, "bench", &s.rpc_url, true).await?;
     let monitor = json!({
         "name": "m", "networks": ["bench"], "paused": false,
         "addresses": [{"address": token, "contract_spec": monitor::loadgen::erc20_abi()}],

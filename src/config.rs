@@ -196,6 +196,31 @@ pub enum BenchCommand {
         #[arg(long)]
         kill_worker: bool,
     },
+    /// Live alert feeds under load: N websocket subscribers over T tenants (and R API
+    /// replicas on one Redis), alerts written round by round as workers do; prints one
+    /// JSON line (commit-to-subscriber latency, missing/duplicates, memory).
+    Live {
+        /// A scratch PostgreSQL database (default: a temporary SQLite file).
+        #[arg(long, env = "BENCH_DATABASE_URL", hide_env_values = true)]
+        bench_database_url: Option<String>,
+        /// Redis URL (default: the in-process bus; needed for --replicas > 1).
+        #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+        redis_url: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        tenants: usize,
+        /// Websocket subscribers, spread over the tenants.
+        #[arg(long, default_value_t = 1_000)]
+        subscribers: usize,
+        /// API instances in the process (more than one needs Redis and PostgreSQL).
+        #[arg(long, default_value_t = 1)]
+        replicas: usize,
+        /// Rounds of alerts (one per tenant per round).
+        #[arg(long, default_value_t = 20)]
+        rounds: usize,
+        /// Milliseconds between rounds.
+        #[arg(long, default_value_t = 250)]
+        interval_ms: u64,
+    },
     /// A watcher catching up on an EVM node (e.g. a local Anvil); prints one JSON line.
     Watcher {
         /// The node's JSON-RPC URL.

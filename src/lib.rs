@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod bench_e2e;
+pub mod bench_live;
 pub mod bootstrap;
 pub mod check;
 pub mod config;

@@ -337,7 +337,7 @@ pub struct MatcherReport {
 }
 
 /// Reads a `/proc/self/status` field in kB (0 where unavailable).
-fn proc_status_kb(field: &str) -> u64 {
+pub fn proc_status_kb(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

@@ -748,3 +748,31 @@ async fn delivery_updates_reach_only_their_tenant_on_both_protocols_and_keep_flo
         quiet(&mut ws).await;
     }
 }
+
+/// The load harness (`stellar-monitor bench live`) itself, small: every subscriber gets
+/// each of its tenant's alerts exactly once.
+#[tokio::test]
+async fn the_live_bench_counts_every_delivery_exactly_once() {
+    let report = stellar_monitor::bench_live::live(stellar_monitor::bench_live::LiveSettings {
+        database_url: None,
+        redis_url: None,
+        tenants: 3,
+        subscribers: 12,
+        replicas: 1,
+        rounds: 3,
+        interval: Duration::from_millis(50),
+    })
+    .await
+    .unwrap();
+    let r: Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(r["alerts_written"], 9, "{r}");
+    assert_eq!(r["expected_deliveries"], 36, "{r}");
+    assert_eq!(r["received"], 36, "{r}");
+    assert_eq!(r["missing"], 0, "{r}");
+    assert_eq!(r["duplicates"], 0, "{r}");
+    assert_eq!(r["out_of_order"], 0, "{r}");
+    assert!(
+        r["commit_to_subscriber_ms_p99"].as_f64().unwrap() >= 0.0,
+        "{r}"
+    );
+}

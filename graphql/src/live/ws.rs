@@ -31,6 +31,9 @@ use crate::{RouteState, credentials};
 /// Largest message a client may send.
 const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
 
+/// Read buffer per connection (grows for larger messages, up to MAX_CLIENT_MESSAGE).
+const READ_BUFFER: usize = 4 * 1024;
+
 /// Close codes of the graphql-transport-ws protocol (and ours).
 pub const CLOSE_UNAUTHORIZED: u16 = 4401;
 pub const CLOSE_FORBIDDEN: u16 = 4403;
@@ -58,6 +61,9 @@ pub(crate) async fn upgrade(
     };
     ws.protocols(ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(MAX_CLIENT_MESSAGE)
+        // Clients send small messages; the default 128 KiB read buffer, allocated up
+        // front for every connection, would dominate the memory of idle subscribers.
+        .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| serve(route, socket, protocol, peer, headers))
 }
 
