@@ -117,6 +117,7 @@ pub async fn seed_tenants(
                     paused: Set(false),
                     definition: Set(definition),
                     version: Set(1),
+                    severity: Set("info".into()),
                     created_at: Set(now),
                     updated_at: Set(now),
                 });

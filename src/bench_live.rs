@@ -190,6 +190,7 @@ pub async fn live(s: LiveSettings) -> Result<String> {
                 idempotency_key: format!("bench:{round}"),
                 payload: json!({"EVM": {"round": round}}),
                 triggers: Vec::new(),
+                severity: "info".into(),
             })
             .collect();
         let started = Instant::now();

@@ -24,6 +24,8 @@ pub struct Model {
     /// The match in OZ's JSON shape (`{"EVM": {...}}` / `{"Stellar": {...}}`).
     pub payload: Json,
     pub created_at: DateTimeUtc,
+    /// The monitor's severity when it fired (`info`, `warning`, `critical`).
+    pub severity: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -16,6 +16,8 @@ pub struct Model {
     pub definition: Json,
     /// Increases on every change; workers apply configs by version.
     pub version: i64,
+    /// `info`, `warning` or `critical`; copied into each alert the monitor raises.
+    pub severity: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

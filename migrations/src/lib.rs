@@ -9,6 +9,7 @@ mod ddl;
 mod m20261129_000001_initial;
 mod m20261129_000002_invitations;
 mod m20261129_000003_stream_positions;
+mod m20261201_000004_severity;
 pub mod rls;
 
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000001_initial::Migration),
             Box::new(m20261129_000002_invitations::Migration),
             Box::new(m20261129_000003_stream_positions::Migration),
+            Box::new(m20261201_000004_severity::Migration),
         ]
     }
 }

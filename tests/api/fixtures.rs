@@ -83,6 +83,7 @@ pub fn monitor_row(name: &str) -> tenant_monitors::ActiveModel {
         paused: Set(false),
         definition: Set(json!({"name": name})),
         version: Set(1),
+        severity: Set("info".to_owned()),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -128,6 +129,7 @@ pub fn alert_row(monitor_id: Uuid, key: &str) -> alerts::ActiveModel {
         event_index: Set(Some(0)),
         idempotency_key: Set(key.to_owned()),
         payload: Set(json!({"EVM": {}})),
+        severity: Set("info".to_owned()),
         created_at: Set(Utc::now()),
     }
 }

@@ -87,6 +87,7 @@ async fn populate(app: &crate::helpers::TestApp, slug: &str) -> TenantData {
             idempotency_key: Set(format!("{slug}-k")),
             payload: Set(json!({"EVM": {}})),
             created_at: Set(Utc::now()),
+            severity: Set("warning".into()),
         })
         .await
         .unwrap();

@@ -66,6 +66,18 @@ pub async fn alerts_for(
     n: usize,
     payload: &Value,
 ) -> Vec<alerts::Model> {
+    alerts_with(app, t, tag, n, payload, "info").await
+}
+
+/// [`alerts_for`] of a given severity.
+pub async fn alerts_with(
+    app: &TestApp,
+    t: &Tenant,
+    tag: &str,
+    n: usize,
+    payload: &Value,
+    severity: &str,
+) -> Vec<alerts::Model> {
     let batch = (0..n)
         .map(|i| NewAlert {
             tenant: t.id,
@@ -79,6 +91,7 @@ pub async fn alerts_for(
             idempotency_key: format!("{tag}:{i}"),
             payload: payload.clone(),
             triggers: Vec::new(),
+            severity: severity.into(),
         })
         .collect();
     let written = write(&app.db, batch).await.unwrap();
@@ -140,6 +153,21 @@ async fn alerts_reach_subscribers_on_two_api_processes_and_never_cross_tenants()
     .await[0]
         .clone()
         .unwrap();
+
+    // A's monitor pages: its alerts carry CRITICAL (B's stay INFO).
+    let mut draft = transfer_monitor("Big transfers", "chain", &s.c.token, "value > 1000");
+    draft["triggers"] = json!(["hook"]);
+    let r = app
+        .gql(
+            &s.owner,
+            "mutation($id: ID!, $m: JSON!) { updateMonitor(input: {id: $id, draft: {ozJson: $m}, severity: CRITICAL}) { monitor { severity } userErrors { message } } }",
+            json!({"id": a_monitor, "m": draft}),
+        )
+        .await;
+    assert_eq!(
+        r["data"]["updateMonitor"]["monitor"]["severity"], "CRITICAL",
+        "{r}"
+    );
 
     // A second API process (the `api` role) on the same PostgreSQL and Redis.
     let port = {
@@ -283,6 +311,21 @@ async fn alerts_reach_subscribers_on_two_api_processes_and_never_cross_tenants()
     };
     assert_eq!(ids(&a1_alerts), stored(s.tenant).await);
     assert_eq!(ids(&b_alerts), stored(b_id).await);
+    let severity = |tenant: Uuid| async move {
+        let rows = system_text(
+            &app.db,
+            &format!("SELECT severity FROM alerts WHERE tenant_id = '{tenant}'"),
+        )
+        .await;
+        rows.into_iter()
+            .map(|v| v.unwrap())
+            .collect::<BTreeSet<_>>()
+    };
+    assert_eq!(
+        severity(s.tenant).await,
+        BTreeSet::from(["critical".to_owned()])
+    );
+    assert_eq!(severity(b_id).await, BTreeSet::from(["info".to_owned()]));
     assert!(
         ids(&a1_alerts)
             .iter()
@@ -382,6 +425,7 @@ async fn resume_exactly(app: TestApp) {
                     idempotency_key: format!("race:{i}"),
                     payload: json!({}),
                     triggers: Vec::new(),
+                    severity: "info".into(),
                 }];
                 let written = write(&db, batch).await.unwrap();
                 announce(&*bus, &written).await;
@@ -776,3 +820,136 @@ async fn the_live_bench_counts_every_delivery_exactly_once() {
         "{r}"
     );
 }
+
+#[tokio::test]
+async fn feeds_and_queries_filter_on_severity_and_monitors_carry_it() {
+    let app = spawn_app_sqlite().await;
+    let a = tenant(&app, "severe").await;
+    let severity_of = |r: &Value| r["data"]["monitor"]["severity"].clone();
+    let query = "query($id: ID!) { monitor(id: $id) { severity } }";
+    // A monitor's severity: INFO by default, set on create, changed on update.
+    let m = app.gql(&a.client, query, json!({"id": a.monitor})).await;
+    assert_eq!(severity_of(&m), "INFO", "{m}");
+    let r = app
+        .gql(
+            &a.client,
+            "mutation($m: JSON!) { createMonitor(input: {draft: {ozJson: $m}, severity: CRITICAL}) { monitor { id severity } userErrors { message } } }",
+            json!({"m": crate::gql::monitor("pager", "net", &[])}),
+        )
+        .await;
+    assert_eq!(
+        r["data"]["createMonitor"]["monitor"]["severity"], "CRITICAL",
+        "{r}"
+    );
+    let update = "mutation($id: ID!, $m: JSON!, $s: Severity) { updateMonitor(input: {id: $id, draft: {ozJson: $m}, severity: $s}) { monitor { severity } } }";
+    let draft = crate::gql::monitor("watch", "net", &[]);
+    let r = app
+        .gql(
+            &a.client,
+            update,
+            json!({"id": a.monitor, "m": draft, "s": "WARNING"}),
+        )
+        .await;
+    assert_eq!(
+        r["data"]["updateMonitor"]["monitor"]["severity"], "WARNING",
+        "{r}"
+    );
+    // Omitted on update: unchanged.
+    let r = app
+        .gql(&a.client, update, json!({"id": a.monitor, "m": draft}))
+        .await;
+    assert_eq!(
+        r["data"]["updateMonitor"]["monitor"]["severity"], "WARNING",
+        "{r}"
+    );
+    // A value that is not a severity: a clear error, nothing changed.
+    let r = app
+        .gql(
+            &a.client,
+            update,
+            json!({"id": a.monitor, "m": draft, "s": "URGENT"}),
+        )
+        .await;
+    assert!(
+        r["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("URGENT"),
+        "{r}"
+    );
+    let m = app.gql(&a.client, query, json!({"id": a.monitor})).await;
+    assert_eq!(severity_of(&m), "WARNING", "{m}");
+
+    // Feeds: one for critical only, one for everything.
+    let mut critical = Ws::open(app.addr, TRANSPORT_WS).await;
+    critical.ready(init(&a.client)).await;
+    critical
+        .subscribe(
+            "c",
+            ALERTS_SEVERITY,
+            json!({"filter": {"severities": ["CRITICAL"]}}),
+        )
+        .await;
+    let mut all = Ws::open(app.addr, TRANSPORT_WS).await;
+    all.ready(init(&a.client)).await;
+    all.subscribe("all", ALERTS_SEVERITY, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let payload = json!({"EVM": {}});
+    let info = alerts_with(&app, &a, "i", 2, &payload, "info").await;
+    let crit = alerts_with(&app, &a, "c", 1, &payload, "critical").await;
+    let warn = alerts_with(&app, &a, "w", 1, &payload, "warning").await;
+    let got = all.alerts(4, WAIT).await;
+    let severities: Vec<&str> = got
+        .iter()
+        .map(|i| i["alert"]["severity"].as_str().unwrap())
+        .collect();
+    assert_eq!(severities, ["INFO", "INFO", "CRITICAL", "WARNING"]);
+    let got = critical.alerts(1, WAIT).await;
+    assert_eq!(ids(&got), vec![crit[0].id]);
+    quiet(&mut critical).await;
+    let cursor = got[0]["cursor"].as_str().unwrap().to_owned();
+
+    // Resuming with the filter: only the missed critical ones come from the backlog.
+    critical.close().await;
+    alerts_with(&app, &a, "i2", 3, &payload, "info").await;
+    let crit2 = alerts_with(&app, &a, "c2", 2, &payload, "critical").await;
+    let mut ws = Ws::open(app.addr, TRANSPORT_WS).await;
+    ws.ready(init(&a.client)).await;
+    ws.subscribe(
+        "c",
+        ALERTS_SEVERITY,
+        json!({"after": cursor, "filter": {"severities": ["CRITICAL"]}}),
+    )
+    .await;
+    let got = ws.alerts(2, WAIT).await;
+    assert_eq!(ids(&got), crit2.iter().map(|a| a.id).collect::<Vec<_>>());
+    assert!(got.iter().all(|i| i["replayed"] == true));
+    quiet(&mut ws).await;
+
+    // The alerts query filters the same way.
+    let r = app
+        .gql(
+            &a.client,
+            "{ alerts(first: 50, filter: {severities: [WARNING, CRITICAL]}) { edges { node { id severity } } } }",
+            json!({}),
+        )
+        .await;
+    let mut listed: Vec<i64> = r["data"]["alerts"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{r}"))
+        .iter()
+        .map(|e| e["node"]["id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    listed.sort();
+    let mut expected: Vec<i64> = crit
+        .iter()
+        .chain(&warn)
+        .chain(&crit2)
+        .map(|a| a.id)
+        .collect();
+    expected.sort();
+    assert_eq!(listed, expected);
+    assert_eq!(info.len(), 2);
+}
+
+const ALERTS_SEVERITY: &str = "subscription($after: String, $filter: AlertFeedFilter) { alerts(after: $after, filter: $filter) { cursor replayed alert { id severity } } }";

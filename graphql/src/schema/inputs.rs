@@ -5,6 +5,7 @@ use async_graphql::{Enum, InputObject, Json};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use super::types::Severity;
 use crate::error::ApiError;
 
 #[derive(InputObject)]
@@ -185,12 +186,16 @@ impl MonitorDraftInput {
 #[derive(InputObject)]
 pub struct CreateMonitorInput {
     pub draft: MonitorDraftInput,
+    /// `INFO` when omitted.
+    pub severity: Option<Severity>,
 }
 
 #[derive(InputObject)]
 pub struct UpdateMonitorInput {
     pub id: async_graphql::ID,
     pub draft: MonitorDraftInput,
+    /// Unchanged when omitted.
+    pub severity: Option<Severity>,
 }
 
 #[derive(InputObject)]
@@ -237,6 +242,9 @@ pub struct AlertFilterInput {
     pub monitor_ids: Vec<async_graphql::ID>,
     #[graphql(default)]
     pub networks: Vec<String>,
+    /// Only alerts of these severities.
+    #[graphql(default)]
+    pub severities: Vec<Severity>,
     pub since: Option<DateTime<Utc>>,
 }
 

@@ -348,8 +348,18 @@ impl Mutation {
         let (p, t) = authorize(ctx, "monitors", "write")?;
         let (json, prefix) = input.draft.resolve("draft")?;
         let (monitor, user_errors) = outcome(
-            services::monitors::create(state(ctx), p, t, &request(ctx).creds, &prefix, json)
-                .await?,
+            services::monitors::create(
+                state(ctx),
+                p,
+                t,
+                &request(ctx).creds,
+                services::monitors::Draft {
+                    prefix: &prefix,
+                    json,
+                    severity: input.severity.map(|s| s.as_str()),
+                },
+            )
+            .await?,
             Monitor::from,
         );
         Ok(MonitorPayload {
@@ -373,8 +383,11 @@ impl Mutation {
                 t,
                 &request(ctx).creds,
                 uuid(&input.id)?,
-                &prefix,
-                json,
+                services::monitors::Draft {
+                    prefix: &prefix,
+                    json,
+                    severity: input.severity.map(|s| s.as_str()),
+                },
             )
             .await?,
             Monitor::from,

@@ -171,6 +171,7 @@ impl Query {
         let filter = activity::AlertFilter {
             monitor_ids: f.monitor_ids.iter().map(uuid).collect::<Result<_, _>>()?,
             networks: f.networks,
+            severities: f.severities.iter().map(|s| s.as_str().to_owned()).collect(),
             since: f.since,
         };
         let (rows, more) = activity::alerts_page(state(ctx), t, &filter, before, limit).await?;

@@ -7,7 +7,7 @@ use async_graphql::{Context, ID, InputObject, SimpleObject, Subscription};
 use chrono::{DateTime, TimeZone, Utc};
 use futures::Stream;
 
-use super::types::Alert;
+use super::types::{Alert, Severity};
 use crate::connection;
 use crate::context::{Perm, authorize, state};
 use crate::error::{ApiError, ApiResult};
@@ -40,6 +40,9 @@ pub struct AlertFeedFilter {
     /// Only alerts on these networks (the tenant's slugs).
     #[graphql(default)]
     pub networks: Vec<String>,
+    /// Only alerts of these severities (e.g. `[WARNING, CRITICAL]`).
+    #[graphql(default)]
+    pub severities: Vec<Severity>,
 }
 
 #[derive(InputObject, Default)]
@@ -126,6 +129,11 @@ impl Subscription {
                 })
                 .collect::<Result<_, _>>()?,
             networks: filter.networks.iter().map(|n| n.to_lowercase()).collect(),
+            severities: filter
+                .severities
+                .iter()
+                .map(|s| s.as_str().to_owned())
+                .collect(),
             since: None,
         };
         let after = match after {

@@ -66,6 +66,36 @@ impl From<invitations::Model> for Invitation {
     }
 }
 
+/// How much an alert matters. Each monitor has one (`INFO` unless set); its alerts keep
+/// the one it had when they fired.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum Severity {
+    #[default]
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+
+    /// From the stored form (the database only holds the three values).
+    pub fn parse(stored: &str) -> Self {
+        match stored {
+            "warning" => Severity::Warning,
+            "critical" => Severity::Critical,
+            _ => Severity::Info,
+        }
+    }
+}
+
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 pub enum NetworkSource {
     /// A platform network the tenant enabled.
@@ -136,6 +166,8 @@ pub struct Monitor {
     pub id: ID,
     pub name: String,
     pub paused: bool,
+    /// Copied into each alert the monitor raises.
+    pub severity: Severity,
     /// Increases on every change.
     pub version: i64,
     /// The monitor in OZ Monitor's JSON shape.
@@ -150,6 +182,7 @@ impl From<tenant_monitors::Model> for Monitor {
             id: ID(m.id.to_string()),
             name: m.name,
             paused: m.paused,
+            severity: Severity::parse(&m.severity),
             version: m.version,
             definition: Json(m.definition),
             created_at: m.created_at,
@@ -219,6 +252,8 @@ pub struct Alert {
     pub block_hash: String,
     pub transaction_hash: Option<String>,
     pub event_index: Option<String>,
+    /// The monitor's severity when it fired.
+    pub severity: Severity,
     /// The match in OZ Monitor's JSON shape.
     pub payload: Json<serde_json::Value>,
     pub created_at: DateTime<Utc>,
@@ -235,6 +270,7 @@ impl From<alerts::Model> for Alert {
             block_hash: a.block_hash,
             transaction_hash: a.transaction_hash,
             event_index: a.event_index.map(|i| i.to_string()),
+            severity: Severity::parse(&a.severity),
             payload: Json(a.payload),
             created_at: a.created_at,
         }

@@ -15,6 +15,8 @@ use entities::{TenantTxn, alerts, audit_logs, deliveries};
 pub struct AlertFilter {
     pub monitor_ids: Vec<Uuid>,
     pub networks: Vec<String>,
+    /// Stored forms (`info`, `warning`, `critical`).
+    pub severities: Vec<String>,
     pub since: Option<DateTime<Utc>>,
 }
 
@@ -33,15 +35,7 @@ pub async fn alerts_page(
     if let Some(b) = before {
         q = q.filter(alerts::Column::Id.lt(b));
     }
-    if !filter.monitor_ids.is_empty() {
-        q = q.filter(alerts::Column::MonitorId.is_in(filter.monitor_ids.clone()));
-    }
-    if !filter.networks.is_empty() {
-        q = q.filter(alerts::Column::NetworkSlug.is_in(filter.networks.clone()));
-    }
-    if let Some(since) = filter.since {
-        q = q.filter(alerts::Column::CreatedAt.gte(since));
-    }
+    q = filter.apply(q);
     let mut rows = q.limit(limit as u64 + 1).all(txn.conn()).await?;
     txn.commit().await?;
     let more = rows.len() > limit;
@@ -65,25 +59,35 @@ pub async fn alerts_between(
         .filter(alerts::Column::Id.gt(after))
         .filter(alerts::Column::Id.lte(upto))
         .order_by_asc(alerts::Column::Id);
-    if !filter.monitor_ids.is_empty() {
-        q = q.filter(alerts::Column::MonitorId.is_in(filter.monitor_ids.clone()));
-    }
-    if !filter.networks.is_empty() {
-        q = q.filter(alerts::Column::NetworkSlug.is_in(filter.networks.clone()));
-    }
-    if let Some(since) = filter.since {
-        q = q.filter(alerts::Column::CreatedAt.gte(since));
-    }
+    q = filter.apply(q);
     let rows = q.limit(limit as u64).all(txn.conn()).await?;
     txn.commit().await?;
     Ok(rows)
 }
 
 impl AlertFilter {
+    /// Narrows an alert query (the same test as [`AlertFilter::matches`]).
+    fn apply(&self, mut q: sea_orm::Select<alerts::Entity>) -> sea_orm::Select<alerts::Entity> {
+        if !self.monitor_ids.is_empty() {
+            q = q.filter(alerts::Column::MonitorId.is_in(self.monitor_ids.clone()));
+        }
+        if !self.networks.is_empty() {
+            q = q.filter(alerts::Column::NetworkSlug.is_in(self.networks.clone()));
+        }
+        if !self.severities.is_empty() {
+            q = q.filter(alerts::Column::Severity.is_in(self.severities.clone()));
+        }
+        if let Some(since) = self.since {
+            q = q.filter(alerts::Column::CreatedAt.gte(since));
+        }
+        q
+    }
+
     /// Whether `alert` passes (the same test as the queries', for live alerts).
     pub fn matches(&self, alert: &alerts::Model) -> bool {
         (self.monitor_ids.is_empty() || self.monitor_ids.contains(&alert.monitor_id))
             && (self.networks.is_empty() || self.networks.contains(&alert.network_slug))
+            && (self.severities.is_empty() || self.severities.contains(&alert.severity))
             && self.since.is_none_or(|s| alert.created_at >= s)
     }
 }

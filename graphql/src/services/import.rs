@@ -284,7 +284,7 @@ pub async fn import(
         refs.triggers.insert(key.to_lowercase(), row.id);
     }
     for monitor in &new_monitors {
-        monitors::insert(&txn, monitor, &refs).await?;
+        monitors::insert(&txn, monitor, &refs, "info").await?;
     }
     audit::record(
         &txn,

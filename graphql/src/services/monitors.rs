@@ -196,6 +196,7 @@ pub async fn insert(
     txn: &TenantTxn,
     monitor: &Monitor,
     refs: &References,
+    severity: &str,
 ) -> ServiceResult<tenant_monitors::Model> {
     let now = Utc::now();
     let id = Uuid::now_v7();
@@ -207,6 +208,7 @@ pub async fn insert(
             paused: Set(monitor.paused),
             definition: Set(serde_json::to_value(monitor).map_err(ApiError::internal)?),
             version: Set(1),
+            severity: Set(severity.to_owned()),
             created_at: Set(now),
             updated_at: Set(now),
         })
@@ -217,14 +219,26 @@ pub async fn insert(
 
 pub type Outcome = Result<tenant_monitors::Model, Vec<UserError>>;
 
+/// A monitor as submitted: its OZ JSON (problems are reported under `prefix`) and its
+/// severity (`None`: `info` on create, unchanged on update).
+pub struct Draft<'a> {
+    pub prefix: &'a [&'a str],
+    pub json: Value,
+    pub severity: Option<&'a str>,
+}
+
 pub async fn create(
     st: &ApiState,
     p: &Principal,
     tenant: &TenantCtx,
     creds: &Credentials,
-    prefix: &[&str],
-    json: Value,
+    draft: Draft<'_>,
 ) -> ServiceResult<Outcome> {
+    let Draft {
+        prefix,
+        json,
+        severity,
+    } = draft;
     let txn = TenantTxn::begin(&st.db, tenant.id).await?;
     quotas::ensure_room(&txn, &st.plans, tenant, Resource::Monitors, 1).await?;
     let refs = references(&txn).await?;
@@ -238,7 +252,7 @@ pub async fn create(
             format!("a monitor named {:?} exists", monitor.name),
         )]));
     }
-    let row = insert(&txn, &monitor, &refs).await?;
+    let row = insert(&txn, &monitor, &refs, severity.unwrap_or("info")).await?;
     audit::record(
         &txn,
         &p.actor,
@@ -262,9 +276,13 @@ pub async fn update(
     tenant: &TenantCtx,
     creds: &Credentials,
     id: Uuid,
-    prefix: &[&str],
-    json: Value,
+    draft: Draft<'_>,
 ) -> ServiceResult<Outcome> {
+    let Draft {
+        prefix,
+        json,
+        severity,
+    } = draft;
     let txn = TenantTxn::begin(&st.db, tenant.id).await?;
     quotas::lock_tenant(&txn).await?;
     let existing = find(&txn, id).await?;
@@ -284,6 +302,9 @@ pub async fn update(
     row.name = Set(monitor.name.clone());
     row.paused = Set(monitor.paused);
     row.definition = Set(serde_json::to_value(&monitor).map_err(ApiError::internal)?);
+    if let Some(severity) = severity {
+        row.severity = Set(severity.to_owned());
+    }
     row.version = Set(version);
     row.updated_at = Set(Utc::now());
     let row = txn.update(row).await?;
@@ -296,7 +317,7 @@ pub async fn update(
             "monitor.update",
             "monitor",
             Some(id.to_string()),
-            serde_json::json!({"version": version, "definition": row.definition}),
+            serde_json::json!({"version": version, "severity": row.severity, "definition": row.definition}),
         ),
     )
     .await?;

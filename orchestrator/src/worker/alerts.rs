@@ -37,6 +37,8 @@ pub struct NewAlert {
     pub payload: serde_json::Value,
     /// The monitor's triggers: one delivery each.
     pub triggers: Vec<Uuid>,
+    /// The monitor's severity.
+    pub severity: String,
 }
 
 /// The idempotency key of a match: one alert per (monitor, network, block, transaction)
@@ -85,6 +87,7 @@ pub async fn write(
                 idempotency_key: Set(a.idempotency_key),
                 payload: Set(a.payload),
                 created_at: Set(now),
+                severity: Set(a.severity),
                 ..Default::default()
             }
         })

@@ -37,6 +37,8 @@ pub struct LoadedMonitor {
     pub triggers: Vec<Uuid>,
     /// Its trigger conditions, ready to run.
     pub conditions: Arc<Vec<Compiled>>,
+    /// Copied into its alerts.
+    pub severity: String,
 }
 
 /// Prepares a monitor's trigger conditions; one that cannot run is left out with a
@@ -230,6 +232,7 @@ pub async fn load(
             monitor: Arc::new(monitor),
             networks,
             triggers,
+            severity: row.severity,
         });
     }
     for t in out.values_mut() {

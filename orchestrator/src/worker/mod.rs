@@ -693,6 +693,7 @@ impl Worker {
                     event_index: m.event_index,
                     payload,
                     triggers: placed.triggers.clone(),
+                    severity: placed.severity.clone(),
                 },
                 placed.conditions.clone(),
             ));

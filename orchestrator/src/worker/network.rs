@@ -23,6 +23,7 @@ pub struct Placed {
     pub monitor: Uuid,
     pub triggers: Vec<Uuid>,
     pub conditions: std::sync::Arc<Vec<crate::scripts::Compiled>>,
+    pub severity: String,
 }
 
 pub struct NetworkState {
@@ -96,6 +97,7 @@ impl NetworkState {
                             monitor: m.id,
                             triggers: m.triggers.clone(),
                             conditions: m.conditions.clone(),
+                            severity: m.severity.clone(),
                         },
                     );
                 }
