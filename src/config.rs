@@ -415,6 +415,11 @@ pub struct LiveTuning {
     /// How often followed tenants are checked for alerts no event announced (ms).
     #[arg(long, env = "LIVE_POLL_MS", default_value_t = 2_000)]
     pub live_poll_ms: u64,
+
+    /// How often open websocket connections re-check their credentials (seconds): an
+    /// expired token, a revoked API key or a removed member ends the connection.
+    #[arg(long, env = "LIVE_REAUTH_SECS", default_value_t = 60)]
+    pub live_reauth_secs: u64,
 }
 
 /// Settings of notification delivery (the outbox loop of each worker process and of

@@ -225,6 +225,7 @@ fn serve_args(redis_url: Option<String>, prefix: String) -> ServeArgs {
             live_write_timeout_secs: 5,
             live_init_timeout_ms: 10_000,
             live_poll_ms: 500,
+            live_reauth_secs: 60,
         },
     }
 }

@@ -913,6 +913,9 @@ async fn feeds_and_queries_filter_on_severity_and_monitors_carry_it() {
     critical.close().await;
     alerts_with(&app, &a, "i2", 3, &payload, "info").await;
     let crit2 = alerts_with(&app, &a, "c2", 2, &payload, "critical").await;
+    // Once the hub has handed them out live (the other feed has them), they are history
+    // for a new subscription: replayed from the database.
+    all.alerts(5, WAIT).await;
     let mut ws = Ws::open(app.addr, TRANSPORT_WS).await;
     ws.ready(init(&a.client)).await;
     ws.subscribe(
@@ -953,3 +956,56 @@ async fn feeds_and_queries_filter_on_severity_and_monitors_carry_it() {
 }
 
 const ALERTS_SEVERITY: &str = "subscription($after: String, $filter: AlertFeedFilter) { alerts(after: $after, filter: $filter) { cursor replayed alert { id severity } } }";
+
+#[tokio::test]
+async fn an_open_feed_ends_when_its_credentials_stop_holding() {
+    let app = spawn_app_with(|s| {
+        s.workers = 0;
+        s.live.live_reauth_secs = 1;
+    })
+    .await;
+    let a = tenant(&app, "revoker").await;
+    let r = app
+        .gql(
+            &a.client,
+            "mutation { createApiKey(input: {name: \"feed\", scopes: [\"alerts:read\"]}) { key apiKey { id } } }",
+            json!({}),
+        )
+        .await;
+    let key = r["data"]["createApiKey"]["key"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{r}"))
+        .to_owned();
+    let key_id = r["data"]["createApiKey"]["apiKey"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut by_key = Ws::open(app.addr, TRANSPORT_WS).await;
+    by_key.ready(json!({"apiKey": key})).await;
+    by_key.subscribe("1", ALERTS, json!({})).await;
+    let mut by_token = Ws::open(app.addr, TRANSPORT_WS).await;
+    by_token.ready(init(&a.client)).await;
+    by_token.subscribe("1", ALERTS, json!({})).await;
+    // Still valid: re-checks pass and alerts flow to both.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let first = alerts_for(&app, &a, "ok", 1, &json!({})).await;
+    assert_eq!(ids(&by_key.alerts(1, WAIT).await), vec![first[0].id]);
+    assert_eq!(ids(&by_token.alerts(1, WAIT).await), vec![first[0].id]);
+
+    // Revoked: that connection ends with 4401 within the re-check interval; the other
+    // one stays.
+    let r = app
+        .gql(
+            &a.client,
+            "mutation($id: ID!) { revokeApiKey(input: {id: $id}) { apiKey { id } } }",
+            json!({"id": key_id}),
+        )
+        .await;
+    assert!(r["errors"].is_null(), "{r}");
+    match by_key.closed(Duration::from_secs(10)).await {
+        Ended::Closed(code, reason) => assert_eq!(code, 4401, "{reason}"),
+        other => panic!("the revoked key's feed stayed open: {other:?}"),
+    }
+    let second = alerts_for(&app, &a, "after", 1, &json!({})).await;
+    assert_eq!(ids(&by_token.alerts(1, WAIT).await), vec![second[0].id]);
+}

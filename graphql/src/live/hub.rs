@@ -42,6 +42,9 @@ pub struct LiveOptions {
     pub share: Duration,
     /// Alerts read per query.
     pub page: u64,
+    /// How often an open connection's credentials are checked again: an expired token,
+    /// a revoked key or a removed member closes it (4401 / 4403) within this.
+    pub reauth: Duration,
 }
 
 impl Default for LiveOptions {
@@ -54,6 +57,7 @@ impl Default for LiveOptions {
             poll: Duration::from_secs(2),
             share: Duration::from_secs(5),
             page: 500,
+            reauth: Duration::from_secs(60),
         }
     }
 }

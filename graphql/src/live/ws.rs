@@ -110,8 +110,13 @@ fn init_credentials(
     creds
 }
 
-/// Authenticates a connection; the error's code is the close code.
-async fn authenticate(route: &RouteState, creds: Credentials) -> Result<RequestCtx, (u16, String)> {
+/// Authenticates a connection; the error's code is the close code. `first`: the
+/// connection's initialisation (counted against the rate limit), not a re-check.
+async fn authenticate(
+    route: &RouteState,
+    creds: Credentials,
+    first: bool,
+) -> Result<RequestCtx, (u16, String)> {
     let api = &route.api;
     if creds.bearer.is_none() && creds.api_key.is_none() {
         return Err((
@@ -143,7 +148,7 @@ async fn authenticate(route: &RouteState, creds: Credentials) -> Result<RequestC
             "name the tenant: {\"tenant\": \"slug\"} in connection_init".into(),
         ));
     }
-    if let Err(e) = crate::ratelimit::admit(api, Some(&principal), &creds).await {
+    if first && let Err(e) = crate::ratelimit::admit(api, Some(&principal), &creds).await {
         return Err((CLOSE_FORBIDDEN, e.message()));
     }
     Ok(RequestCtx {
@@ -162,9 +167,15 @@ async fn serve(
     let options = route.api.live.options().clone();
     let conn = Arc::new(Connection::default());
     metrics::gauge!("stellar_monitor_websocket_connections").increment(1.0);
-    let _connected = scopeguard(|| {
-        metrics::gauge!("stellar_monitor_websocket_connections").decrement(1.0);
-    });
+    let _connected = {
+        let conn = conn.clone();
+        scopeguard(move || {
+            metrics::gauge!("stellar_monitor_websocket_connections").decrement(1.0);
+            // However the connection ends, its background work (the credential
+            // re-check) ends with it.
+            conn.close(1000, "");
+        })
+    };
     let (mut sink, source) = socket.split();
     let input = source
         .take_while(|m| futures::future::ready(m.is_ok()))
@@ -182,8 +193,9 @@ async fn serve(
         move |payload: serde_json::Value| async move {
             let request_id = uuid::Uuid::new_v4().simple().to_string();
             let creds = init_credentials(&payload, &headers, peer, &request_id);
-            match authenticate(&route, creds).await {
+            match authenticate(&route, creds.clone(), true).await {
                 Ok(ctx) => {
+                    tokio::spawn(recheck(route.clone(), creds, conn.clone()));
                     let mut data = Data::default();
                     data.insert(ctx);
                     data.insert(conn);
@@ -262,6 +274,31 @@ async fn serve(
     // A client that stopped reading cannot take the close frame either: give it a moment,
     // then drop the connection.
     let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(frame)).await;
+}
+
+/// Checks the connection's credentials again every `reauth` (the first time after a
+/// random part of it, so connections opened together do not check together); closes the
+/// connection when they no longer hold. Ends with the connection.
+async fn recheck(route: RouteState, creds: Credentials, conn: Arc<Connection>) {
+    let every = route.api.live.options().reauth;
+    let mut wait = every.mul_f64(0.5 + rand::random::<f64>() * 0.5);
+    loop {
+        tokio::select! {
+            _ = conn.closed() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        wait = every;
+        match authenticate(&route, creds.clone(), false).await {
+            Ok(_) => {}
+            // A database hiccup is not the client's fault: try again next time.
+            Err((1011, _)) => {}
+            Err((code, reason)) => {
+                metrics::counter!("stellar_monitor_websocket_reauth_closed_total").increment(1);
+                conn.close(code, reason);
+                return;
+            }
+        }
+    }
 }
 
 /// Sends one message unless it takes longer than `limit` or the connection is asked to
