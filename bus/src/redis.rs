@@ -253,23 +253,47 @@ impl Bus for RedisBus {
     }
 
     async fn subscribe(&self, channel: &str) -> Result<Subscription, BusError> {
-        // A connection of its own: a subscribed connection takes no other commands.
+        // A connection of its own: a subscribed connection takes no other commands. It is
+        // named after the channel (CLIENT LIST shows who listens where).
         let subscriber = build(&self.config)?;
         init(&subscriber).await?;
+        let _: Result<(), _> = subscriber
+            .custom(
+                CustomCommand::new_static("CLIENT", None, false),
+                vec!["SETNAME", channel],
+            )
+            .await;
         let mut messages = subscriber.message_rx();
+        let mut reconnects = subscriber.reconnect_rx();
         subscriber.subscribe(channel).await?;
         let (tx, rx) = tokio::sync::mpsc::channel(4096);
+        let channel = channel.to_owned();
         tokio::spawn(async move {
+            use tokio::sync::broadcast::error::RecvError;
             loop {
-                match messages.recv().await {
-                    Ok(message) => {
-                        let bytes: Vec<u8> = message.value.convert().unwrap_or_default();
-                        if tx.send(bytes).await.is_err() {
-                            break;
+                tokio::select! {
+                    message = messages.recv() => match message {
+                        Ok(message) => {
+                            let bytes: Vec<u8> = message.value.convert().unwrap_or_default();
+                            if tx.send(bytes).await.is_err() {
+                                break;
+                            }
                         }
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                        Err(RecvError::Lagged(_)) => continue,
+                        Err(RecvError::Closed) => break,
+                    },
+                    // The client reconnects by itself but forgets its subscriptions:
+                    // subscribe again (what was published meanwhile is lost; readers of
+                    // channels catch up from the database or streams).
+                    reconnected = reconnects.recv() => match reconnected {
+                        Ok(_) | Err(RecvError::Lagged(_)) => {
+                            if let Err(e) = subscriber.subscribe(channel.as_str()).await {
+                                tracing::warn!(channel, error = %e, "resubscribing after a reconnect failed");
+                            }
+                        }
+                        Err(RecvError::Closed) => break,
+                    },
+                    _ = tx.closed() => break,
                 }
             }
             let _ = subscriber.quit().await;

@@ -1,6 +1,6 @@
 //! The database itself refuses what must never be stored, on both backends: a monitor
 //! pointing at another tenant's network or trigger, a duplicate name within a tenant,
-//! an unknown role, a second alert with the same idempotency key, a tenant-owned row
+//! an unknown role or severity, a second alert with the same idempotency key, a tenant-owned row
 //! without a tenant.
 
 use entities::{SystemTxn, TenantTxn, monitor_networks, monitor_triggers, tenant_users};
@@ -33,6 +33,7 @@ on_both_backends!(
     monitor_cannot_reference_another_tenants_trigger,
     monitor_names_are_unique_per_tenant_case_insensitively,
     unknown_roles_are_refused,
+    unknown_severities_are_refused,
     alerts_are_unique_on_their_idempotency_key,
     tenant_owned_rows_need_a_tenant,
 );
@@ -125,6 +126,23 @@ async fn unknown_roles_are_refused(db: &DatabaseConnection) {
             .await
             .unwrap();
     }
+}
+
+async fn unknown_severities_are_refused(db: &DatabaseConnection) {
+    let (tenant_id, _) = tenant(db, "tenant-a").await;
+    let txn = TenantTxn::begin(db, tenant_id).await.unwrap();
+    let mut row = monitor_row("urgent one");
+    row.severity = Set("urgent".to_owned());
+    let err = txn.insert(row).await.unwrap_err();
+    assert!(is_check_violation(&err), "{err}");
+    txn.rollback().await.unwrap();
+    let txn = TenantTxn::begin(db, tenant_id).await.unwrap();
+    for severity in ["info", "warning", "critical"] {
+        let mut row = monitor_row(&format!("{severity} one"));
+        row.severity = Set(severity.to_owned());
+        txn.insert(row).await.unwrap();
+    }
+    txn.commit().await.unwrap();
 }
 
 async fn alerts_are_unique_on_their_idempotency_key(db: &DatabaseConnection) {

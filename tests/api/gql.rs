@@ -163,3 +163,8 @@ pub fn monitor(name: &str, network: &str, triggers: &[&str]) -> Value {
         "triggers": triggers
     })
 }
+
+/// The cursor of alert `id` (as the `alerts` query and feed give it).
+pub fn cursor_of(id: i64) -> String {
+    graphql::connection::encode(&id.to_string())
+}

@@ -603,6 +603,47 @@ async fn the_websocket_refuses_bad_credentials_input_and_too_many_subscriptions_
         .insert("sec-websocket-protocol", "chat".parse().unwrap());
     assert!(tokio_tungstenite::connect_async(request).await.is_err());
 
+    // Offered both subprotocols (either order): the connection speaks the one the
+    // handshake names.
+    for offered in [
+        "graphql-ws, graphql-transport-ws",
+        "graphql-transport-ws, graphql-ws",
+    ] {
+        let mut ws = Ws::open_offering(app.addr, offered).await;
+        ws.ready(init(&a.client)).await;
+        ws.subscribe(
+            "1",
+            ALERTS,
+            json!({"after": crate::gql::cursor_of(stored[0].id)}),
+        )
+        .await;
+        let got = ws.alerts(2, WAIT).await;
+        assert_eq!(ids(&got), vec![stored[1].id, stored[2].id], "{offered}");
+    }
+
+    // Only subscriptions over the websocket: queries and mutations go to POST /graphql
+    // (rate limited there).
+    let mut ws = Ws::open(app.addr, TRANSPORT_WS).await;
+    ws.ready(init(&a.client)).await;
+    ws.subscribe("q", "query { __typename }", json!({})).await;
+    let (_, r) = ws.result(WAIT).await.unwrap();
+    assert_eq!(code(&r), Some("BAD_USER_INPUT"), "{r}");
+    assert!(
+        r["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("only subscriptions"),
+        "{r}"
+    );
+    ws.subscribe(
+        "m",
+        "mutation { logout(input: {refreshToken: \"x\"}) { ok } }",
+        json!({}),
+    )
+    .await;
+    let (_, r) = ws.result(WAIT).await.unwrap();
+    assert_eq!(code(&r), Some("BAD_USER_INPUT"), "{r}");
+
     // Bad arguments are errors of that subscription, the connection stays.
     let mut ws = Ws::open(app.addr, TRANSPORT_WS).await;
     ws.ready(init(&a.client)).await;

@@ -2,6 +2,7 @@
 //! starts apps and databases, `fixtures` seeds data.
 
 mod anvil;
+mod bus_redis;
 mod chain_failover;
 mod chain_fleet;
 mod chain_stellar;

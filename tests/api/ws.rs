@@ -70,6 +70,30 @@ impl Ws {
         Ws { stream, protocol }
     }
 
+    /// Opens offering several subprotocols; the connection speaks the one the server
+    /// picked.
+    pub async fn open_offering(addr: SocketAddr, offered: &str) -> Ws {
+        let mut request = format!("ws://{addr}/graphql/ws")
+            .into_client_request()
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("sec-websocket-protocol", offered.parse().unwrap());
+        let (stream, response) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("websocket handshake");
+        let picked = response
+            .headers()
+            .get("sec-websocket-protocol")
+            .and_then(|v| v.to_str().ok())
+            .expect("the server picks a subprotocol");
+        let protocol = [TRANSPORT_WS, LEGACY_WS]
+            .into_iter()
+            .find(|p| *p == picked)
+            .expect("one of ours");
+        Ws { stream, protocol }
+    }
+
     pub async fn send(&mut self, message: Value) {
         self.stream
             .send(Message::Text(message.to_string().into()))

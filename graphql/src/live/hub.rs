@@ -17,12 +17,17 @@ use std::time::Duration;
 
 use bus::events::{AlertCreated, BlockProcessed, DeliveryChanged};
 use entities::{SystemTxn, alerts};
+use sea_orm::sea_query::{Alias, Expr, Order, Query, UnionType};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
 };
 use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
+
+/// Tenants per database read of the hub (bounded statements; SQLite allows at most 500
+/// members in a compound SELECT).
+const QUERY_TENANTS: usize = 200;
 
 /// Tuning of live feeds.
 #[derive(Clone, Debug)]
@@ -444,16 +449,27 @@ impl Hub {
         // From here the guard undoes the admission whatever happens.
         let guard = self.guard(tenant, conn, Feed::Alerts(tenant), id);
         let (tx, rx) = mpsc::channel(self.inner.options.buffer);
-        let mut st = self.inner.alerts.lock().await;
-        let watermark = match st.tails.get(&tenant) {
-            Some(tail) => tail.last,
-            None => {
-                let newest = newest_ids(&self.inner.db, &[tenant]).await?;
-                let last = newest.get(&tenant).copied().unwrap_or(0);
-                st.tails.insert(tenant, Tail { last });
-                last
-            }
+        // A tenant not followed yet starts at its newest alert, read without holding the
+        // hub's lock (live delivery for everyone else goes on meanwhile).
+        let followed = self.inner.alerts.lock().await.tails.contains_key(&tenant);
+        let newest = if followed {
+            None
+        } else {
+            let newest = newest_ids(&self.inner.db, &[tenant]).await?;
+            Some(newest.get(&tenant).copied().unwrap_or(0))
         };
+        let mut st = self.inner.alerts.lock().await;
+        let mut started = false;
+        let watermark = st
+            .tails
+            .entry(tenant)
+            .or_insert_with(|| {
+                started = true;
+                Tail {
+                    last: newest.unwrap_or(0),
+                }
+            })
+            .last;
         st.fanout.add(
             tenant,
             Sink {
@@ -463,6 +479,16 @@ impl Hub {
             },
         );
         drop(st);
+        if started {
+            // Alerts committed between reading the newest id and following the tenant
+            // were announced while nobody followed it: read them now.
+            let hub = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = hub.deliver(BTreeSet::from([tenant])).await {
+                    tracing::warn!(error = %e, "reading new alerts for live feeds failed");
+                }
+            });
+        }
         Ok(AlertRegistration {
             live: Registration { rx, _guard: guard },
             watermark,
@@ -597,23 +623,39 @@ impl Hub {
     /// Reads the alerts of `tenants` after each one's last handed-out id, in id order,
     /// and hands them to the tenants' subscribers.
     async fn deliver(&self, tenants: BTreeSet<Uuid>) -> Result<(), DbErr> {
-        let mut pending: BTreeMap<Uuid, i64> = {
+        let pending: Vec<(Uuid, i64)> = {
             let st = self.inner.alerts.lock().await;
             tenants
                 .into_iter()
                 .filter_map(|t| st.tails.get(&t).map(|tail| (t, tail.last)))
                 .collect()
         };
+        for chunk in pending.chunks(QUERY_TENANTS) {
+            self.deliver_some(chunk.iter().copied().collect()).await?;
+        }
+        Ok(())
+    }
+
+    /// [`Hub::deliver`] for a few tenants: pages of their alerts, each tenant's from its
+    /// own last id (a quiet tenant never makes the read walk a busy one's history).
+    async fn deliver_some(&self, mut pending: BTreeMap<Uuid, i64>) -> Result<(), DbErr> {
         let page = self.inner.options.page;
         while !pending.is_empty() {
             let from = pending.values().copied().min().unwrap_or(0);
-            let ids: Vec<Uuid> = pending.keys().copied().collect();
+            let after_last = pending
+                .iter()
+                .fold(Condition::any(), |any, (tenant, last)| {
+                    any.add(
+                        Condition::all()
+                            .add(alerts::Column::TenantId.eq(*tenant))
+                            .add(alerts::Column::Id.gt(*last)),
+                    )
+                });
             // System scope: the hub serves every tenant of this replica; each row goes
             // only to the subscribers of the tenant it belongs to.
             let txn = SystemTxn::begin(&self.inner.db).await?;
             let rows = alerts::Entity::find()
-                .filter(alerts::Column::TenantId.is_in(ids))
-                .filter(alerts::Column::Id.gt(from))
+                .filter(after_last)
                 .order_by_asc(alerts::Column::Id)
                 .limit(page)
                 .all(txn.conn())
@@ -703,27 +745,44 @@ fn collect(bytes: &[u8], woken: &mut BTreeSet<Uuid>) {
     }
 }
 
-/// The newest alert id of each of `tenants` that has alerts.
+/// The newest alert id of each of `tenants` that has alerts: one index lookup per
+/// tenant (a `max(id) ... GROUP BY` over an IN list would read every alert of every
+/// tenant), in one round trip per [`QUERY_TENANTS`] tenants.
 async fn newest_ids(
     db: &DatabaseConnection,
     tenants: &[Uuid],
 ) -> Result<HashMap<Uuid, i64>, DbErr> {
+    let mut out = HashMap::new();
     if tenants.is_empty() {
-        return Ok(HashMap::new());
+        return Ok(out);
     }
     let txn = SystemTxn::begin(db).await?;
-    let rows = alerts::Entity::find()
-        .select_only()
-        .column(alerts::Column::TenantId)
-        .column_as(alerts::Column::Id.max(), "newest")
-        .filter(alerts::Column::TenantId.is_in(tenants.to_vec()))
-        .group_by(alerts::Column::TenantId)
-        .into_model::<Newest>()
-        .all(txn.conn())
-        .await?;
+    for chunk in tenants.chunks(QUERY_TENANTS) {
+        let branch = |k: usize, tenant: Uuid| {
+            let newest = Query::select()
+                .columns([alerts::Column::TenantId, alerts::Column::Id])
+                .from(alerts::Entity)
+                .and_where(alerts::Column::TenantId.eq(tenant))
+                .order_by(alerts::Column::Id, Order::Desc)
+                .limit(1)
+                .to_owned();
+            Query::select()
+                .column(alerts::Column::TenantId)
+                .expr_as(Expr::col(alerts::Column::Id), Alias::new("newest"))
+                .from_subquery(newest, Alias::new(format!("n{k}")))
+                .to_owned()
+        };
+        let mut query = branch(0, chunk[0]);
+        for (k, tenant) in chunk.iter().enumerate().skip(1) {
+            query.union(UnionType::All, branch(k, *tenant));
+        }
+        let statement = txn.conn().get_database_backend().build(&query);
+        let rows = Newest::find_by_statement(statement).all(txn.conn()).await?;
+        out.extend(
+            rows.into_iter()
+                .filter_map(|r| Some((r.tenant_id, r.newest?))),
+        );
+    }
     txn.commit().await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|r| Some((r.tenant_id, r.newest?)))
-        .collect())
+    Ok(out)
 }

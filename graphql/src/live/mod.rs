@@ -2,6 +2,7 @@
 //! ([`hub`]), the websocket endpoint ([`ws`]), and the `/alerts` page that shows a
 //! tenant's feed in a browser.
 
+pub mod guard;
 pub mod hub;
 pub mod ws;
 

@@ -2,8 +2,8 @@
 //! `graphql-ws` (subscriptions-transport-ws) subprotocols. Credentials come in the
 //! `connection_init` payload (`{"authorization": "Bearer …"}`, `{"apiKey": "smk_…"}`,
 //! `{"tenant": "slug"}`; the upgrade request's headers are the fallback). Bad credentials
-//! close with 4401, credentials without access with 4403, no `connection_init` in time
-//! with 4408, a client that does not keep up with 4008. Idle connections get keep-alive
+//! close with 4401, credentials without access with 4403, a rate-limited tenant with
+//! 4429, no `connection_init` in time with 4408, a client that does not keep up with 4008. Idle connections get keep-alive
 //! messages (`ping` / `ka`).
 //!
 //! The server writes through one loop per connection that also watches for a close
@@ -38,6 +38,8 @@ const READ_BUFFER: usize = 4 * 1024;
 pub const CLOSE_UNAUTHORIZED: u16 = 4401;
 pub const CLOSE_FORBIDDEN: u16 = 4403;
 pub const CLOSE_INIT_TIMEOUT: u16 = 4408;
+/// The tenant's request rate limit was reached: retry later (not a refusal).
+pub const CLOSE_RATE_LIMITED: u16 = 4429;
 
 pub(crate) async fn upgrade(
     State(route): State<RouteState>,
@@ -45,13 +47,13 @@ pub(crate) async fn upgrade(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let protocol = headers
-        .get(axum::http::header::SEC_WEBSOCKET_PROTOCOL)
+    // The protocol spoken is the one the handshake answers with (axum picks it from our
+    // list among those the client offers).
+    let ws = ws.protocols(ALL_WEBSOCKET_PROTOCOLS);
+    let protocol = ws
+        .selected_protocol()
         .and_then(|v| v.to_str().ok())
-        .and_then(|list| {
-            list.split(',')
-                .find_map(|p| WebSocketProtocols::from_str(p.trim()).ok())
-        });
+        .and_then(|p| WebSocketProtocols::from_str(p).ok());
     let Some(protocol) = protocol else {
         return (
             StatusCode::BAD_REQUEST,
@@ -59,8 +61,7 @@ pub(crate) async fn upgrade(
         )
             .into_response();
     };
-    ws.protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .max_message_size(MAX_CLIENT_MESSAGE)
+    ws.max_message_size(MAX_CLIENT_MESSAGE)
         // Clients send small messages; the default 128 KiB read buffer, allocated up
         // front for every connection, would dominate the memory of idle subscribers.
         .read_buffer_size(READ_BUFFER)
@@ -149,7 +150,12 @@ async fn authenticate(
         ));
     }
     if first && let Err(e) = crate::ratelimit::admit(api, Some(&principal), &creds).await {
-        return Err((CLOSE_FORBIDDEN, e.message()));
+        let code = match e {
+            ApiError::RateLimited { .. } => CLOSE_RATE_LIMITED,
+            ApiError::Internal(_) => 1011,
+            _ => CLOSE_FORBIDDEN,
+        };
+        return Err((code, e.message()));
     }
     Ok(RequestCtx {
         creds,
@@ -234,8 +240,10 @@ async fn serve(
                 break (CLOSE_INIT_TIMEOUT, "connection initialisation timeout".into());
             }
             _ = keepalive.tick(), if acked => {
-                if send(&mut sink, &conn, Message::Text(keepalive_text.into()), options.write_timeout).await.is_err() {
-                    return;
+                match send(&mut sink, &conn, Message::Text(keepalive_text.into()), options.write_timeout).await {
+                    Ok(()) => {}
+                    Err(Unsent::Broken) => return,
+                    Err(Unsent::Closing(code, reason)) => break (code, reason),
                 }
             }
             m = messages.next() => match m {
@@ -244,8 +252,10 @@ async fn serve(
                         acked = true;
                         keepalive.reset();
                     }
-                    if send(&mut sink, &conn, Message::Text(text.into()), options.write_timeout).await.is_err() {
-                        return;
+                    match send(&mut sink, &conn, Message::Text(text.into()), options.write_timeout).await {
+                        Ok(()) => {}
+                        Err(Unsent::Broken) => return,
+                        Err(Unsent::Closing(code, reason)) => break (code, reason),
                     }
                     // The legacy protocol reports a refused init as a message; then close.
                     if let Some(r) = refused.lock().expect("lock").clone() {
@@ -308,18 +318,26 @@ async fn send(
     conn: &Connection,
     message: Message,
     limit: Duration,
-) -> Result<(), ()> {
+) -> Result<(), Unsent> {
     tokio::select! {
         r = tokio::time::timeout(limit, sink.send(message)) => match r {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(()),
+            Ok(Err(_)) => Err(Unsent::Broken),
             Err(_) => {
                 metrics::counter!("stellar_monitor_subscriptions_cut_total", "feed" => "write_timeout").increment(1);
-                Err(())
+                Err(Unsent::Broken)
             }
         },
-        _ = conn.closed() => Err(()),
+        r = conn.closed() => Err(Unsent::Closing(r.code, r.reason)),
     }
+}
+
+/// Why a message was not sent.
+enum Unsent {
+    /// The connection failed or the client stopped reading: nothing more can be sent.
+    Broken,
+    /// The connection was asked to close (code, reason): try to say so.
+    Closing(u16, String),
 }
 
 /// A close reason fits in a control frame (125 bytes).

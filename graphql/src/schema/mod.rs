@@ -28,6 +28,7 @@ pub fn build_schema(state: ApiState) -> ApiSchema {
         .data(state)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
+        .extension(crate::live::guard::SubscriptionsOnlyOnSockets)
         .finish()
 }
 
