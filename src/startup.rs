@@ -89,6 +89,8 @@ pub struct Application {
     outbox: orchestrator::outbox::OutboxContext,
     /// Whether this process runs the fleet (`serve`) or the API alone (`api`).
     fleet: bool,
+    /// Live feeds: their websockets are closed on shutdown.
+    live: graphql::live::Hub,
 }
 
 impl Application {
@@ -170,6 +172,7 @@ impl Application {
                 ..crate::roles::outbox_options(&serve.notify)
             },
         };
+        let live = state.live.clone();
         let api = graphql::router(state).layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
         let router = ops::router(ops::Readiness {
             db: db.clone(),
@@ -185,6 +188,7 @@ impl Application {
             router,
             db,
             bus,
+            live,
             created,
             watcher: watchers,
             orchestrator,
@@ -249,7 +253,14 @@ impl Application {
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .with_graceful_shutdown({
+            let live = self.live.clone();
+            async move {
+                shutdown.cancelled().await;
+                // Upgraded websockets are not the server's to wait for: tell them to go.
+                live.go_away();
+            }
+        })
         .await
         .context("HTTP server")?;
         // The fleet finishes its current block, stores cursors and releases its leases.

@@ -1050,3 +1050,28 @@ async fn an_open_feed_ends_when_its_credentials_stop_holding() {
     let second = alerts_for(&app, &a, "after", 1, &json!({})).await;
     assert_eq!(ids(&by_token.alerts(1, WAIT).await), vec![second[0].id]);
 }
+
+#[tokio::test]
+async fn open_feeds_are_told_to_go_away_when_the_server_stops() {
+    let app = spawn_app_with(|s| s.workers = 0).await;
+    let a = tenant(&app, "leaving").await;
+    let mut ws = Ws::open(app.addr, TRANSPORT_WS).await;
+    ws.ready(init(&a.client)).await;
+    ws.subscribe("1", ALERTS, json!({})).await;
+    let mut legacy = Ws::open(app.addr, LEGACY_WS).await;
+    legacy.ready(init(&a.client)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The server stops gracefully (it does not wait for the websockets to end).
+    tokio::time::timeout(Duration::from_secs(20), app.stop())
+        .await
+        .expect("the server stops with feeds open");
+    for mut ws in [ws, legacy] {
+        match ws.closed(WAIT).await {
+            Ended::Closed(code, reason) => {
+                assert_eq!(code, 1001, "{reason}");
+                assert!(reason.contains("last cursor"), "{reason}");
+            }
+            other => panic!("expected a going-away close, got {other:?}"),
+        }
+    }
+}

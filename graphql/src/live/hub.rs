@@ -215,6 +215,8 @@ struct Inner {
     local: Mutex<HashMap<Uuid, u64>>,
     remote: Mutex<HashMap<Uuid, u64>>,
     started: std::sync::Once,
+    /// Set when the process shuts down: every connection closes with 1001.
+    going_away: watch::Sender<bool>,
 }
 
 /// The process's hub. Cheap to clone.
@@ -331,8 +333,22 @@ impl Hub {
                 local: Mutex::new(HashMap::new()),
                 remote: Mutex::new(HashMap::new()),
                 started: std::sync::Once::new(),
+                going_away: watch::channel(false).0,
             }),
         }
+    }
+
+    /// Closes every websocket connection of this process (1001, "going away"), so
+    /// clients reconnect to another replica and resume from their cursors. Called when
+    /// the process shuts down.
+    pub fn go_away(&self) {
+        self.inner.going_away.send_replace(true);
+    }
+
+    /// Resolves once [`Hub::go_away`] was called.
+    pub async fn going_away(&self) {
+        let mut rx = self.inner.going_away.subscribe();
+        let _ = rx.wait_for(|gone| *gone).await;
     }
 
     pub fn options(&self) -> &LiveOptions {

@@ -38,6 +38,8 @@ const READ_BUFFER: usize = 4 * 1024;
 pub const CLOSE_UNAUTHORIZED: u16 = 4401;
 pub const CLOSE_FORBIDDEN: u16 = 4403;
 pub const CLOSE_INIT_TIMEOUT: u16 = 4408;
+/// The server is shutting down (standard code): reconnect.
+pub const CLOSE_GOING_AWAY: u16 = 1001;
 /// The tenant's request rate limit was reached: retry later (not a refusal).
 pub const CLOSE_RATE_LIMITED: u16 = 4429;
 
@@ -236,6 +238,9 @@ async fn serve(
         tokio::select! {
             biased;
             r = conn.closed() => break (r.code, r.reason),
+            _ = route.api.live.going_away() => {
+                break (CLOSE_GOING_AWAY, "server shutting down; reconnect and resume from your last cursor".into());
+            }
             _ = &mut init_deadline, if !acked => {
                 break (CLOSE_INIT_TIMEOUT, "connection initialisation timeout".into());
             }
