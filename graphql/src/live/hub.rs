@@ -518,20 +518,13 @@ impl Hub {
         conn: &Arc<Connection>,
         limits: (u64, u64),
     ) -> Result<Registration<DeliveryChanged>, SubscribeError> {
-        self.start();
-        self.admit(tenant, conn, limits.0, limits.1)?;
-        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let guard = self.guard(tenant, conn, Feed::Deliveries(tenant), id);
-        let (tx, rx) = mpsc::channel(self.inner.options.buffer);
-        self.inner.deliveries.lock().expect("lock").add(
-            tenant,
-            Sink {
-                id,
-                tx,
-                conn: conn.clone(),
-            },
-        );
-        Ok(Registration { rx, _guard: guard })
+        self.register(tenant, conn, limits, Feed::Deliveries(tenant), |sink| {
+            self.inner
+                .deliveries
+                .lock()
+                .expect("lock")
+                .add(tenant, sink)
+        })
     }
 
     /// Subscribes to the fleet's progress on the network with stream key `network`
@@ -543,19 +536,32 @@ impl Hub {
         conn: &Arc<Connection>,
         limits: (u64, u64),
     ) -> Result<Registration<BlockProcessed>, SubscribeError> {
+        let feed = Feed::Progress(network.clone());
+        self.register(tenant, conn, limits, feed, |sink| {
+            self.inner.progress.lock().expect("lock").add(network, sink)
+        })
+    }
+
+    /// Admits a subscription of `tenant` on `conn` (limits: per connection, per tenant)
+    /// and hands its sink to `add`; the registration undoes both when dropped.
+    fn register<T>(
+        &self,
+        tenant: Uuid,
+        conn: &Arc<Connection>,
+        limits: (u64, u64),
+        feed: Feed,
+        add: impl FnOnce(Sink<T>),
+    ) -> Result<Registration<T>, SubscribeError> {
         self.start();
         self.admit(tenant, conn, limits.0, limits.1)?;
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let guard = self.guard(tenant, conn, Feed::Progress(network.clone()), id);
+        let guard = self.guard(tenant, conn, feed, id);
         let (tx, rx) = mpsc::channel(self.inner.options.buffer);
-        self.inner.progress.lock().expect("lock").add(
-            network,
-            Sink {
-                id,
-                tx,
-                conn: conn.clone(),
-            },
-        );
+        add(Sink {
+            id,
+            tx,
+            conn: conn.clone(),
+        });
         Ok(Registration { rx, _guard: guard })
     }
 

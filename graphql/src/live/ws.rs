@@ -93,19 +93,16 @@ fn init_credentials(
             })
         })
     };
-    if let Some(auth) = field(&["authorization", "token", "accessToken"]) {
-        let token = match auth.split_once(' ') {
+    // Credentials in the payload replace the headers' (a token and a key together are
+    // both kept, as over HTTP).
+    let token = field(&["authorization", "token", "accessToken"]);
+    let key = field(&["apiKey", "x-api-key"]);
+    if token.is_some() || key.is_some() {
+        creds.bearer = token.map(|auth| match auth.split_once(' ') {
             Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") => t.trim().to_owned(),
             _ => auth,
-        };
-        creds.bearer = Some(token);
-        creds.api_key = None;
-    }
-    if let Some(key) = field(&["apiKey", "x-api-key"]) {
-        creds.api_key = Some(key);
-        if field(&["authorization", "token", "accessToken"]).is_none() {
-            creds.bearer = None;
-        }
+        });
+        creds.api_key = key;
     }
     if let Some(tenant) = field(&["tenant", "x-tenant"]) {
         creds.tenant = Some(tenant.to_lowercase());

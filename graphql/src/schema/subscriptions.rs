@@ -8,8 +8,9 @@ use chrono::{DateTime, TimeZone, Utc};
 use futures::Stream;
 
 use super::types::{Alert, Severity};
+use crate::auth::principal::TenantCtx;
 use crate::connection;
-use crate::context::{Perm, authorize, state};
+use crate::context::{ApiState, Perm, authorize, state};
 use crate::error::{ApiError, ApiResult};
 use crate::live::{Connection, SubscribeError};
 use crate::quotas::quotas_of;
@@ -93,6 +94,12 @@ fn connection<'a>(ctx: &Context<'a>) -> ApiResult<&'a Arc<Connection>> {
     })
 }
 
+/// The tenant's live subscription limits: (per connection, per tenant).
+fn limits(st: &ApiState, tenant: &TenantCtx) -> (u64, u64) {
+    let quotas = quotas_of(&st.plans, tenant);
+    (quotas.subscriptions_per_connection, quotas.subscriptions)
+}
+
 fn refused(e: SubscribeError) -> async_graphql::Error {
     match e {
         SubscribeError::Db(e) => ApiError::internal(e).into(),
@@ -144,8 +151,7 @@ impl Subscription {
             ),
             None => None,
         };
-        let quotas = quotas_of(&st.plans, &tenant);
-        let limits = (quotas.subscriptions_per_connection, quotas.subscriptions);
+        let limits = limits(&st, &tenant);
         let registration = st
             .live
             .alerts(tenant.id, conn, limits)
@@ -203,8 +209,7 @@ impl Subscription {
             None => None,
         };
         let statuses = filter.statuses;
-        let quotas = quotas_of(&st.plans, tenant);
-        let limits = (quotas.subscriptions_per_connection, quotas.subscriptions);
+        let limits = limits(&st, tenant);
         let live = st
             .live
             .deliveries(tenant.id, conn, limits)
@@ -242,8 +247,7 @@ impl Subscription {
         let conn = connection(ctx)?;
         let key = crate::services::networks::stream_key(&st, tenant, &network).await?;
         let slug = network.to_lowercase();
-        let quotas = quotas_of(&st.plans, tenant);
-        let limits = (quotas.subscriptions_per_connection, quotas.subscriptions);
+        let limits = limits(&st, tenant);
         let live = st
             .live
             .progress(tenant.id, key, conn, limits)
