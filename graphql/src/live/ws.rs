@@ -300,7 +300,9 @@ async fn recheck(route: RouteState, creds: Credentials, conn: Arc<Connection>) {
             _ = tokio::time::sleep(wait) => {}
         }
         wait = every;
-        match authenticate(&route, creds.clone(), false).await {
+        // Boxed: the check's future (several KB) exists only while it runs, not in every
+        // idle connection's task.
+        match Box::pin(authenticate(&route, creds.clone(), false)).await {
             Ok(_) => {}
             // A database hiccup is not the client's fault: try again next time.
             Err((1011, _)) => {}

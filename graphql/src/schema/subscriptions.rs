@@ -164,7 +164,9 @@ impl Subscription {
             // The backlog: stored alerts after the cursor, up to where the live feed
             // starts.
             while last < watermark {
-                let page = match alerts::alerts_between(&st, &tenant, &filter, last, watermark, REPLAY_PAGE).await {
+                // Boxed: the read's future exists only while it runs, not in every
+                // live subscription's state.
+                let page = match Box::pin(alerts::alerts_between(&st, &tenant, &filter, last, watermark, REPLAY_PAGE)).await {
                     Ok(page) => page,
                     Err(e) => {
                         tracing::warn!(error = ?e, "reading an alert backlog failed");
