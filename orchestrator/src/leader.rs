@@ -104,6 +104,7 @@ pub async fn run(ctx: OrchestratorContext, shutdown: CancellationToken) {
     let mut leading_since = tokio::time::Instant::now();
     let mut last_live = None;
     tracing::info!(id = %o.id, "orchestrator starting");
+    metrics::counter!("stellar_monitor_orchestrator_workers_lost_total").increment(0);
     loop {
         match ctx.bus.lease_acquire(&lease, &o.id, o.lease_ttl).await {
             Ok(held) => {
@@ -186,13 +187,22 @@ async fn tick(
     let ids: Vec<String> = live.keys().cloned().collect();
     if last_live.as_ref() != Some(&ids) {
         let txn = SystemTxn::begin(&ctx.db).await?;
+        // Active ones were lost (crashed, killed, cut off); draining ones left cleanly.
+        let lost = workers::Entity::update_many()
+            .col_expr(workers::Column::Status, Expr::value("dead"))
+            .filter(workers::Column::Status.eq("active"))
+            .filter(workers::Column::Id.is_not_in(ids.clone()))
+            .exec(txn.conn())
+            .await?;
         workers::Entity::update_many()
             .col_expr(workers::Column::Status, Expr::value("dead"))
-            .filter(workers::Column::Status.ne("dead"))
+            .filter(workers::Column::Status.eq("draining"))
             .filter(workers::Column::Id.is_not_in(ids.clone()))
             .exec(txn.conn())
             .await?;
         txn.commit().await?;
+        metrics::counter!("stellar_monitor_orchestrator_workers_lost_total")
+            .increment(lost.rows_affected);
         *last_live = Some(ids);
     }
     Ok(())

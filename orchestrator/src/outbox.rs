@@ -142,6 +142,11 @@ fn retry_policy(trigger: &Trigger) -> RetryPolicy {
 
 /// Runs until `shutdown`, delivering whatever is due.
 pub async fn run(ctx: OutboxContext, shutdown: CancellationToken) {
+    // Series exist from the start (a rate over "no series" is no rate at all).
+    for channel in CHANNELS {
+        metrics::counter!("stellar_monitor_deliveries_dead_total", "channel" => channel)
+            .increment(0);
+    }
     let client = send::http_client(&ctx.options.send);
     let mut wake = ctx
         .bus
@@ -326,6 +331,9 @@ async fn load(
 }
 
 /// The channel name of a trigger row, for metrics.
+/// The trigger types deliveries go out on (metric labels).
+const CHANNELS: [&str; 6] = ["webhook", "slack", "discord", "telegram", "email", "script"];
+
 fn channel(t: Option<&tenant_triggers::Model>) -> String {
     t.map_or_else(|| "unknown".to_owned(), |t| t.trigger_type.clone())
 }
@@ -429,9 +437,14 @@ async fn attempt(
     metrics::counter!("stellar_monitor_delivery_attempts_total",
         "channel" => channel.clone(), "outcome" => outcome.label())
     .increment(1);
-    metrics::histogram!("stellar_monitor_delivery_seconds", "channel" => channel)
+    metrics::histogram!("stellar_monitor_delivery_seconds", "channel" => channel.clone())
         .record(duration.as_secs_f64());
-    record(ctx, &d, &outcome, &policy, started_at, duration).await
+    let status = record(ctx, &d, &outcome, &policy, started_at, duration).await?;
+    if status == Some("dead") {
+        metrics::counter!("stellar_monitor_deliveries_dead_total", "channel" => channel)
+            .increment(1);
+    }
+    Ok(())
 }
 
 /// Runs a script trigger: done when the script finishes; an error, a limit or a refused
@@ -500,7 +513,7 @@ async fn record(
     policy: &RetryPolicy,
     started_at: DateTime<Utc>,
     duration: Duration,
-) -> Result<(), DbErr> {
+) -> Result<Option<&'static str>, DbErr> {
     let now = Utc::now();
     let failures = d.attempts.max(0) as u32 + 1;
     let (status, next, error) = match outcome {
@@ -567,10 +580,12 @@ async fn record(
         count_notification(&txn, d.tenant_id).await?;
     }
     txn.commit().await?;
-    if done.rows_affected == 1 {
-        announce(ctx, d, status, failures as i32, error).await;
+    if done.rows_affected != 1 {
+        // Another claim took it over: its result, not this one, stands.
+        return Ok(None);
     }
-    Ok(())
+    announce(ctx, d, status, failures as i32, error).await;
+    Ok(Some(status))
 }
 
 async fn count_notification(txn: &SystemTxn, tenant: Uuid) -> Result<(), DbErr> {

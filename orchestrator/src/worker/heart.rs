@@ -87,6 +87,9 @@ impl Heart {
                 lag.insert(key.clone(), behind);
             }
         }
+        // One series per worker, whatever its networks: what the autoscaler follows.
+        metrics::gauge!("stellar_monitor_worker_max_lag", "worker" => worker.clone())
+            .set(lag.values().copied().max().unwrap_or(0) as f64);
         Heartbeat {
             worker,
             hostname: self.hostname.clone(),
