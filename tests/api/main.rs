@@ -29,6 +29,7 @@ mod gql_rbac;
 mod gql_schema;
 mod health;
 mod helpers;
+mod k8s;
 mod live;
 mod live_page;
 mod pipeline;

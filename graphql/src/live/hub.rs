@@ -358,6 +358,9 @@ impl Hub {
     /// Starts the hub's listeners (once; later calls do nothing). Needs a runtime.
     pub fn start(&self) {
         self.inner.started.call_once(|| {
+            // Series exist from the start (0 connections is a value, not "no data").
+            metrics::gauge!("stellar_monitor_websocket_connections").increment(0.0);
+            metrics::gauge!("stellar_monitor_subscriptions_open").increment(0.0);
             let hub = self.clone();
             tokio::spawn(async move { hub.run_alerts().await });
             let hub = self.clone();
