@@ -105,8 +105,12 @@ async fn graphql(
     request: GraphQLRequest,
 ) -> Response {
     let request_id = uuid::Uuid::new_v4().simple().to_string();
-    let span =
-        tracing::info_span!("graphql", request_id = %request_id, tenant = tracing::field::Empty);
+    let span = tracing::info_span!(
+        "graphql",
+        request_id = %request_id,
+        tenant = tracing::field::Empty,
+        tenant_id = tracing::field::Empty
+    );
     handle(route, peer, headers, request, request_id)
         .instrument(span)
         .await
@@ -137,13 +141,24 @@ async fn handle(
     };
     if let Some(t) = principal.as_ref().and_then(|p| p.tenant.as_ref()) {
         span.record("tenant", t.slug.as_str());
+        span.record("tenant_id", tracing::field::display(t.id));
     }
     if let Err(e) = ratelimit::admit(api, principal.as_ref(), &creds).await {
         return error_response(e, &request_id);
     }
     let ctx = RequestCtx { creds, principal };
-    let mut response = route.schema.execute(request.into_inner().data(ctx)).await;
+    let request = request.into_inner();
+    let operation = request.operation_name.clone().unwrap_or_default();
+    let started = std::time::Instant::now();
+    let mut response = route.schema.execute(request.data(ctx)).await;
     mask_uncoded_errors(&mut response, &request_id);
+    // The access log (request id and tenant come from the span).
+    tracing::info!(
+        operation,
+        errors = response.errors.len(),
+        duration_ms = started.elapsed().as_millis() as u64,
+        "graphql request"
+    );
     let mut http = GraphQLResponse::from(response).into_response();
     if let Ok(v) = request_id.parse() {
         http.headers_mut().insert("x-request-id", v);

@@ -49,7 +49,12 @@ pub fn role_process(
             std::env::var("TEST_LOG").unwrap_or_else(|_| "warn".into()),
         )
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
+        // Piped when the test reads the logs (LOG_FORMAT set), inherited otherwise.
+        .stderr(if env.iter().any(|(k, _)| *k == "LOG_FORMAT") {
+            Stdio::piped()
+        } else {
+            Stdio::inherit()
+        });
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -408,3 +408,71 @@ async fn each_role_exports_the_metrics_the_manifests_use() {
     assert!(by_role["watcher"].contains("stellar_monitor_watcher_blocks_published_total"));
     assert!(by_role["api"].contains("stellar_monitor_websocket_connections"));
 }
+
+#[tokio::test]
+async fn json_logs_carry_the_request_id_and_the_tenant() {
+    use std::io::BufRead;
+    let app = crate::helpers::spawn_app_with(|s| s.workers = 0).await;
+    let owner = app.owner("logged").await;
+    let port = free_port();
+    let mut api = role_process(
+        "api",
+        app.database_url.as_deref().unwrap(),
+        app.redis_prefix.as_deref().unwrap(),
+        &[
+            ("LISTEN_ADDR", format!("127.0.0.1:{port}")),
+            (
+                "JWT_SECRET",
+                "test-jwt-secret-test-jwt-secret-0123456789".into(),
+            ),
+            ("LOG_FORMAT", "json".into()),
+            ("RUST_LOG", "info".into()),
+        ],
+    );
+    // Read the process's log lines on a thread.
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stderr = api.0.stderr.take().expect("stderr is piped");
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let http = reqwest::Client::new();
+    let request_id = loop {
+        let r = http
+            .post(format!("http://127.0.0.1:{port}/graphql"))
+            .bearer_auth(owner.bearer.as_deref().unwrap())
+            .header("x-tenant", "logged")
+            .json(&serde_json::json!({"query": "query Mine { monitors(first: 1) { edges { node { id } } } }", "operationName": "Mine"}))
+            .send()
+            .await;
+        if let Ok(r) = r {
+            break r.headers()["x-request-id"].to_str().unwrap().to_owned();
+        }
+        assert!(Instant::now() < deadline, "the api process never answered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let tenant_id = crate::fleet::tenant_id(&app.db, "logged").await;
+    // Every line is JSON; the request's access line names the request and the tenant.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("the access log line comes");
+        let v: Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        if v["message"] != "graphql request" {
+            continue;
+        }
+        assert_eq!(v["level"], "INFO", "{v}");
+        assert_eq!(v["operation"], "Mine", "{v}");
+        assert_eq!(v["span"]["request_id"], request_id.as_str(), "{v}");
+        assert_eq!(v["span"]["tenant"], "logged", "{v}");
+        assert_eq!(v["span"]["tenant_id"], tenant_id.to_string(), "{v}");
+        break;
+    }
+}

@@ -106,7 +106,11 @@ pub async fn run(ctx: WatcherContext, shutdown: CancellationToken) {
                     let stop = shutdown.child_token();
                     let fingerprint = w.fingerprint.clone();
                     let key = w.key.clone();
-                    let task = tokio::spawn(network::watch(ctx.clone(), w, stop.clone()));
+                    let span = tracing::info_span!("watcher", network = %key);
+                    let task = tokio::spawn(tracing::Instrument::instrument(
+                        network::watch(ctx.clone(), w, stop.clone()),
+                        span,
+                    ));
                     running.insert(
                         key,
                         Running {

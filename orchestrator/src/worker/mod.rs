@@ -476,7 +476,9 @@ impl Worker {
             if shutdown.is_cancelled() {
                 break;
             }
-            let result = self.process_network(&key).await;
+            // Every log line of this network's work carries the worker and the network.
+            let span = tracing::info_span!("network", worker = %self.id(), network = %key);
+            let result = tracing::Instrument::instrument(self.process_network(&key), span).await;
             self.update_snapshot();
             match result {
                 Ok(n) => progressed |= n > 0,
