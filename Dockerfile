@@ -1,9 +1,12 @@
 # The one binary, every role: `docker build -t stellar-monitor:dev .`
 # Build stage: the release binary (Lua is vendored; no system libraries beyond libc).
-FROM rust:1.95-bookworm AS build
+FROM rust:1.95.0-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked --bin stellar-monitor \
+# The image's toolchain is the pinned one; the file would only make rustup fetch
+# clippy and rustfmt, which a build does not need.
+RUN rm -f rust-toolchain.toml \
+ && cargo build --release --locked --bin stellar-monitor \
  && cp target/release/stellar-monitor /stellar-monitor
 
 # Run stage: Debian slim with CA certificates (RPC endpoints, webhooks and SMTP over TLS),

@@ -227,12 +227,31 @@ fn every_overlay_renders_validates_and_sets_only_variables_the_binary_reads() {
             .collect();
         assert_eq!(metrics, ["stellar_monitor_worker_max_lag"]);
 
-        // The Prometheus Operator objects (their CRD schemas are not bundled): the
-        // ServiceMonitor scrapes a named port every labelled Service has, and every
-        // rule is a complete alert.
-        let monitor = kind(&docs, "ServiceMonitor")
-            .next()
-            .expect("a ServiceMonitor");
+        // The image each overlay runs (dev: the one built locally).
+        let images: BTreeSet<&str> = kind(&docs, "Deployment")
+            .chain(kind(&docs, "Job"))
+            .flat_map(|w| {
+                w["spec"]["template"]["spec"]["containers"]
+                    .as_array()
+                    .unwrap()
+            })
+            .filter_map(|c| c["image"].as_str())
+            .filter(|i| i.contains("stellar-monitor"))
+            .collect();
+        let expected = if overlay == "dev" {
+            "stellar-monitor:dev"
+        } else {
+            "ghcr.io/stellar-monitor/stellar-monitor:0.1.0"
+        };
+        assert_eq!(images, BTreeSet::from([expected]), "{overlay}");
+
+        // The Prometheus Operator objects, where the overlay includes them (their CRD
+        // schemas are not bundled): the ServiceMonitor scrapes a named port every
+        // labelled Service has, and every rule is a complete alert.
+        let Some(monitor) = kind(&docs, "ServiceMonitor").next() else {
+            assert_eq!(overlay, "dev", "prod includes the monitoring component");
+            continue;
+        };
         let selector = monitor["spec"]["selector"]["matchLabels"]
             .as_object()
             .unwrap();
