@@ -24,7 +24,8 @@ pub fn token_artifact() -> Value {
     serde_json::from_str(include_str!("../fixtures/token.json")).unwrap()
 }
 
-fn free_port() -> u16 {
+/// A loopback port nothing listens on (bound, then released).
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

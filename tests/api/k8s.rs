@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use clap::CommandFactory;
 use serde_json::Value;
 
+use crate::anvil::free_port;
 use crate::fleet::{
     Chain, all_alerts, all_deliveries, catalog_network, chain, role_process, seed_tenants,
     transfer_monitor, transfers, wait_flowing,
@@ -327,14 +328,6 @@ fn referenced_metrics() -> BTreeSet<String> {
         }
     }
     names
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 async fn scrape(port: u16) -> String {

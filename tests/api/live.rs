@@ -170,10 +170,7 @@ async fn alerts_reach_subscribers_on_two_api_processes_and_never_cross_tenants()
     );
 
     // A second API process (the `api` role) on the same PostgreSQL and Redis.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = crate::anvil::free_port();
     let api2_addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let _api2: Process = role_process(
         "api",
