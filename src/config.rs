@@ -420,6 +420,10 @@ pub struct LiveTuning {
     /// expired token, a revoked API key or a removed member ends the connection.
     #[arg(long, env = "LIVE_REAUTH_SECS", default_value_t = 60)]
     pub live_reauth_secs: u64,
+
+    /// Open websocket connections one process accepts; more are refused with 503.
+    #[arg(long, env = "LIVE_MAX_CONNECTIONS", default_value_t = 20_000)]
+    pub live_max_connections: u64,
 }
 
 /// Settings of notification delivery (the outbox loop of each worker process and of

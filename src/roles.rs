@@ -164,6 +164,7 @@ pub fn live_options(t: &LiveTuning) -> graphql::live::LiveOptions {
         init_timeout: Duration::from_millis(t.live_init_timeout_ms.max(10)),
         poll: Duration::from_millis(t.live_poll_ms.max(50)),
         reauth: Duration::from_secs(t.live_reauth_secs.max(1)),
+        max_connections: t.live_max_connections,
         ..Default::default()
     }
 }

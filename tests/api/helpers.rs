@@ -226,6 +226,7 @@ fn serve_args(redis_url: Option<String>, prefix: String) -> ServeArgs {
             live_init_timeout_ms: 10_000,
             live_poll_ms: 500,
             live_reauth_secs: 60,
+            live_max_connections: 20_000,
         },
     }
 }

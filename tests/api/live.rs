@@ -1072,3 +1072,60 @@ async fn open_feeds_are_told_to_go_away_when_the_server_stops() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_replica_refuses_connections_past_its_maximum_and_takes_them_again_later() {
+    let app = spawn_app_with(|s| {
+        s.workers = 0;
+        s.live.live_max_connections = 2;
+    })
+    .await;
+    let a = tenant(&app, "crowded").await;
+    let mut first = Ws::open(app.addr, TRANSPORT_WS).await;
+    first.ready(init(&a.client)).await;
+    let second = Ws::open(app.addr, LEGACY_WS).await;
+    // The third handshake is refused with 503 and a hint to retry.
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
+            "ws://{}/graphql/ws",
+            app.addr
+        ))
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", TRANSPORT_WS.parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => {
+            assert_eq!(r.status(), 503);
+            assert!(r.headers().contains_key("retry-after"));
+        }
+        other => panic!("expected a 503, got {other:?}"),
+    }
+    // The open ones are unaffected; once one closes, a new one is taken.
+    let fresh = alerts_for(&app, &a, "crowd", 1, &json!({})).await;
+    first.subscribe("1", ALERTS, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let more = alerts_for(&app, &a, "crowd2", 1, &json!({})).await;
+    assert_eq!(ids(&first.alerts(1, WAIT).await), vec![more[0].id]);
+    assert_eq!(fresh.len(), 1);
+    second.close().await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let mut request =
+            tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+                format!("ws://{}/graphql/ws", app.addr),
+            )
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("sec-websocket-protocol", TRANSPORT_WS.parse().unwrap());
+        if tokio_tungstenite::connect_async(request).await.is_ok() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the freed slot was never given back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

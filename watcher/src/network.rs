@@ -109,6 +109,10 @@ impl Publisher<'_> {
                 continue;
             }
             self.lead(stop).await;
+            // Another watcher leads now (or this one stops): its gauge is the one that
+            // counts.
+            metrics::gauge!("stellar_monitor_watcher_head_lag_blocks", "network" => self.key.to_owned())
+                .set(0.0);
         }
         let _ = self.ctx.bus.lease_release(&self.lease, &holder).await;
     }

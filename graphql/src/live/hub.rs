@@ -50,6 +50,9 @@ pub struct LiveOptions {
     /// How often an open connection's credentials are checked again: an expired token,
     /// a revoked key or a removed member closes it (4401 / 4403) within this.
     pub reauth: Duration,
+    /// Open websocket connections this process accepts; more are refused (503) so a
+    /// flood cannot exhaust its memory.
+    pub max_connections: u64,
 }
 
 impl Default for LiveOptions {
@@ -63,6 +66,7 @@ impl Default for LiveOptions {
             share: Duration::from_secs(5),
             page: 500,
             reauth: Duration::from_secs(60),
+            max_connections: 20_000,
         }
     }
 }
@@ -217,6 +221,8 @@ struct Inner {
     started: std::sync::Once,
     /// Set when the process shuts down: every connection closes with 1001.
     going_away: watch::Sender<bool>,
+    /// Open websocket connections.
+    connections: AtomicU64,
 }
 
 /// The process's hub. Cheap to clone.
@@ -298,6 +304,15 @@ impl Drop for Guard {
     }
 }
 
+/// One counted websocket connection (see [`Hub::connect`]).
+pub struct ConnectionSlot(Hub);
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.0.inner.connections.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Refusals when subscribing.
 #[derive(Debug, thiserror::Error)]
 pub enum SubscribeError {
@@ -334,6 +349,7 @@ impl Hub {
                 remote: Mutex::new(HashMap::new()),
                 started: std::sync::Once::new(),
                 going_away: watch::channel(false).0,
+                connections: AtomicU64::new(0),
             }),
         }
     }
@@ -343,6 +359,17 @@ impl Hub {
     /// the process shuts down.
     pub fn go_away(&self) {
         self.inner.going_away.send_replace(true);
+    }
+
+    /// Counts a new websocket connection unless the process holds its maximum; the
+    /// returned guard counts it out.
+    pub fn connect(&self) -> Option<ConnectionSlot> {
+        let inner = &self.inner;
+        if inner.connections.fetch_add(1, Ordering::Relaxed) >= inner.options.max_connections {
+            inner.connections.fetch_sub(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(ConnectionSlot(self.clone()))
     }
 
     /// Resolves once [`Hub::go_away`] was called.

@@ -63,11 +63,23 @@ pub(crate) async fn upgrade(
         )
             .into_response();
     };
+    let Some(slot) = route.api.live.connect() else {
+        metrics::counter!("stellar_monitor_websocket_refused_total").increment(1);
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(axum::http::header::RETRY_AFTER, "5")],
+            "this replica holds its maximum of live connections; retry (another replica may have room)",
+        )
+            .into_response();
+    };
     ws.max_message_size(MAX_CLIENT_MESSAGE)
         // Clients send small messages; the default 128 KiB read buffer, allocated up
         // front for every connection, would dominate the memory of idle subscribers.
         .read_buffer_size(READ_BUFFER)
-        .on_upgrade(move |socket| serve(route, socket, protocol, peer, headers))
+        .on_upgrade(move |socket| async move {
+            serve(route, socket, protocol, peer, headers).await;
+            drop(slot);
+        })
 }
 
 /// Credentials from the `connection_init` payload, with the upgrade request's headers

@@ -38,6 +38,9 @@ pub struct Heart {
     now: Arc<Notify>,
     /// The `workers` row as last written: when, epoch, tenants, draining.
     last_record: Option<(Instant, u64, usize, bool)>,
+    /// Networks whose lag was last reported (a network left is reported as 0, not
+    /// left at its last value).
+    reported: std::collections::BTreeSet<String>,
 }
 
 impl Heart {
@@ -53,6 +56,7 @@ impl Heart {
             snapshot,
             now,
             last_record: None,
+            reported: Default::default(),
         }
     }
 
@@ -106,6 +110,13 @@ impl Heart {
 
     async fn beat(&mut self, draining: bool) {
         let hb = self.heartbeat(draining).await;
+        let now_reported: std::collections::BTreeSet<String> = hb.lag.keys().cloned().collect();
+        for gone in self.reported.difference(&now_reported) {
+            metrics::gauge!("stellar_monitor_worker_lag",
+                "worker" => hb.worker.clone(), "network" => gone.clone())
+            .set(0.0);
+        }
+        self.reported = now_reported;
         self.ctx.health.report(&hb);
         let result = if draining {
             membership::leave(&*self.ctx.bus, &hb).await
