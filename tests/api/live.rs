@@ -1129,3 +1129,27 @@ async fn a_replica_refuses_connections_past_its_maximum_and_takes_them_again_lat
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn a_feed_ends_when_its_access_token_expires() {
+    // Tokens live 2 s; the periodic re-check is a minute away: the expiry itself ends
+    // the feed.
+    let app = spawn_app_with(|s| {
+        s.workers = 0;
+        s.security.access_token_ttl_secs = 2;
+    })
+    .await;
+    let a = tenant(&app, "expiring").await;
+    let mut ws = Ws::open(app.addr, TRANSPORT_WS).await;
+    ws.ready(init(&a.client)).await;
+    ws.subscribe("1", ALERTS, json!({})).await;
+    let started = Instant::now();
+    match ws.closed(Duration::from_secs(15)).await {
+        Ended::Closed(code, reason) => {
+            assert_eq!(code, 4401, "{reason}");
+            assert!(reason.contains("expired"), "{reason}");
+        }
+        other => panic!("the feed outlived its token: {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(15));
+}

@@ -19,6 +19,8 @@ use entities::{SystemTxn, refresh_tokens};
 
 /// Prefix of refresh tokens.
 pub const REFRESH_PREFIX: &str = "smr_";
+/// Clock skew tolerated on a token's expiry, seconds.
+pub const LEEWAY_SECS: u64 = 5;
 const ISSUER: &str = "stellar-monitor";
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -126,7 +128,7 @@ impl JwtKeys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "sub", "iss"]);
-        validation.leeway = 5;
+        validation.leeway = LEEWAY_SECS;
         let data = jsonwebtoken::decode::<Claims>(token, key, &validation)
             .map_err(|_| ApiError::Unauthenticated)?;
         if data.claims.typ != "access" {

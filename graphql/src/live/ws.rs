@@ -306,7 +306,21 @@ async fn serve(
 async fn recheck(route: RouteState, creds: Credentials, conn: Arc<Connection>) {
     let every = route.api.live.options().reauth;
     let mut wait = every.mul_f64(0.5 + rand::random::<f64>() * 0.5);
+    // An access token is also checked right after it expires, past the tolerated skew
+    // (it was verified at init: its `exp` claim only schedules that check).
+    let leeway = Duration::from_secs(crate::auth::tokens::LEEWAY_SECS);
+    let expires = creds
+        .bearer
+        .as_deref()
+        .and_then(token_expiry)
+        .map(|at| at + leeway + Duration::from_millis(200));
     loop {
+        if let Some(at) = expires {
+            let left = at
+                .duration_since(std::time::SystemTime::now())
+                .unwrap_or_default();
+            wait = wait.min(left);
+        }
         tokio::select! {
             _ = conn.closed() => return,
             _ = tokio::time::sleep(wait) => {}
@@ -325,6 +339,17 @@ async fn recheck(route: RouteState, creds: Credentials, conn: Arc<Connection>) {
             }
         }
     }
+}
+
+/// When a JWT expires (its `exp` claim), if it is one.
+fn token_expiry(token: &str) -> Option<std::time::SystemTime> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let exp = serde_json::from_slice::<serde_json::Value>(&bytes).ok()?["exp"].as_u64()?;
+    Some(std::time::UNIX_EPOCH + Duration::from_secs(exp))
 }
 
 /// Sends one message unless it takes longer than `limit` or the connection is asked to
