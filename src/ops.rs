@@ -62,7 +62,7 @@ async fn readyz(State(r): State<Readiness>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    metrics::gauge!("stellar_monitor_ready").set(if ready { 1.0 } else { 0.0 });
+    metrics::gauge!("stellar_monitor_process_ready").set(if ready { 1.0 } else { 0.0 });
     (
         status,
         Json(json!({

@@ -144,8 +144,7 @@ fn retry_policy(trigger: &Trigger) -> RetryPolicy {
 pub async fn run(ctx: OutboxContext, shutdown: CancellationToken) {
     // Series exist from the start (a rate over "no series" is no rate at all).
     for channel in CHANNELS {
-        metrics::counter!("stellar_monitor_deliveries_dead_total", "channel" => channel)
-            .increment(0);
+        metrics::counter!("stellar_monitor_delivery_dead_total", "channel" => channel).increment(0);
     }
     let client = send::http_client(&ctx.options.send);
     let mut wake = ctx
@@ -379,7 +378,7 @@ async fn attempt(
     if let Ok(n) = ctx.bus.incr(&key, Duration::from_secs(60)).await
         && n > ctx.options.tenant_per_minute
     {
-        metrics::counter!("stellar_monitor_deliveries_deferred_total").increment(1);
+        metrics::counter!("stellar_monitor_delivery_deferred_total").increment(1);
         let next =
             DateTime::<Utc>::from_timestamp(((minute + 1) * 60) as i64, 0).unwrap_or_else(Utc::now);
         return reschedule(ctx, &d, next).await;
@@ -441,8 +440,7 @@ async fn attempt(
         .record(duration.as_secs_f64());
     let status = record(ctx, &d, &outcome, &policy, started_at, duration).await?;
     if status == Some("dead") {
-        metrics::counter!("stellar_monitor_deliveries_dead_total", "channel" => channel)
-            .increment(1);
+        metrics::counter!("stellar_monitor_delivery_dead_total", "channel" => channel).increment(1);
     }
     Ok(())
 }

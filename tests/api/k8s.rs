@@ -226,7 +226,7 @@ fn every_overlay_renders_validates_and_sets_only_variables_the_binary_reads() {
             .iter()
             .filter_map(|m| m["pods"]["metric"]["name"].as_str())
             .collect();
-        assert_eq!(metrics, ["stellar_monitor_worker_max_lag"]);
+        assert_eq!(metrics, ["stellar_monitor_worker_max_lag_blocks"]);
 
         // The image each overlay runs (dev: the one built locally).
         let images: BTreeSet<&str> = kind(&docs, "Deployment")
@@ -463,7 +463,7 @@ async fn each_role_exports_the_metrics_the_manifests_use() {
         "referenced in k8s/ but exported by no role: {missing:?}\n{by_role:#?}"
     );
     // The HPA's metric comes from the workers themselves.
-    assert!(by_role["worker"].contains("stellar_monitor_worker_max_lag"));
+    assert!(by_role["worker"].contains("stellar_monitor_worker_max_lag_blocks"));
     // Every role serves its health and metrics; each exports something of its own.
     for (role, names) in &by_role {
         assert!(
@@ -473,7 +473,7 @@ async fn each_role_exports_the_metrics_the_manifests_use() {
     }
     assert!(by_role["orchestrator"].contains("stellar_monitor_orchestrator_leader"));
     assert!(by_role["watcher"].contains("stellar_monitor_watcher_blocks_published_total"));
-    assert!(by_role["api"].contains("stellar_monitor_websocket_connections"));
+    assert!(by_role["api"].contains("stellar_monitor_live_connections"));
 }
 
 #[tokio::test]

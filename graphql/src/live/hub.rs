@@ -176,7 +176,7 @@ impl<K: std::hash::Hash + Eq + Clone, T> Fanout<K, T> {
         list.retain(|s| match s.tx.try_send(item.clone()) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
-                metrics::counter!("stellar_monitor_subscriptions_cut_total", "feed" => what.to_owned())
+                metrics::counter!("stellar_monitor_live_subscriptions_cut_total", "feed" => what.to_owned())
                     .increment(1);
                 s.conn.close(
                     CLOSE_SLOW_CONSUMER,
@@ -282,7 +282,7 @@ impl Drop for Guard {
         if let Some(n) = inner.local.lock().expect("lock").get_mut(&self.tenant) {
             *n = n.saturating_sub(1);
         }
-        metrics::gauge!("stellar_monitor_subscriptions_open").decrement(1.0);
+        metrics::gauge!("stellar_monitor_live_subscriptions").decrement(1.0);
         match &self.feed {
             Feed::Alerts(t) => {
                 // The alert state is behind an async lock: clean up on a task (or on the
@@ -386,8 +386,8 @@ impl Hub {
     pub fn start(&self) {
         self.inner.started.call_once(|| {
             // Series exist from the start (0 connections is a value, not "no data").
-            metrics::gauge!("stellar_monitor_websocket_connections").increment(0.0);
-            metrics::gauge!("stellar_monitor_subscriptions_open").increment(0.0);
+            metrics::gauge!("stellar_monitor_live_connections").increment(0.0);
+            metrics::gauge!("stellar_monitor_live_subscriptions").increment(0.0);
             let hub = self.clone();
             tokio::spawn(async move { hub.run_alerts().await });
             let hub = self.clone();
@@ -478,7 +478,7 @@ impl Hub {
             return Err(SubscribeError::TenantLimit(per_tenant));
         }
         *mine += 1;
-        metrics::gauge!("stellar_monitor_subscriptions_open").increment(1.0);
+        metrics::gauge!("stellar_monitor_live_subscriptions").increment(1.0);
         Ok(())
     }
 
@@ -666,7 +666,7 @@ impl Hub {
             }
         }
         if !behind.is_empty() {
-            metrics::counter!("stellar_monitor_subscriptions_caught_up_by_poll_total")
+            metrics::counter!("stellar_monitor_live_caught_up_by_poll_total")
                 .increment(behind.len() as u64);
         }
         self.deliver(behind).await

@@ -64,7 +64,7 @@ pub(crate) async fn upgrade(
             .into_response();
     };
     let Some(slot) = route.api.live.connect() else {
-        metrics::counter!("stellar_monitor_websocket_refused_total").increment(1);
+        metrics::counter!("stellar_monitor_live_connections_refused_total").increment(1);
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             [(axum::http::header::RETRY_AFTER, "5")],
@@ -183,11 +183,11 @@ async fn serve(
 ) {
     let options = route.api.live.options().clone();
     let conn = Arc::new(Connection::default());
-    metrics::gauge!("stellar_monitor_websocket_connections").increment(1.0);
+    metrics::gauge!("stellar_monitor_live_connections").increment(1.0);
     let _connected = {
         let conn = conn.clone();
         scopeguard(move || {
-            metrics::gauge!("stellar_monitor_websocket_connections").decrement(1.0);
+            metrics::gauge!("stellar_monitor_live_connections").decrement(1.0);
             // However the connection ends, its background work (the credential
             // re-check) ends with it.
             conn.close(1000, "");
@@ -333,7 +333,7 @@ async fn recheck(route: RouteState, creds: Credentials, conn: Arc<Connection>) {
             // A database hiccup is not the client's fault: try again next time.
             Err((1011, _)) => {}
             Err((code, reason)) => {
-                metrics::counter!("stellar_monitor_websocket_reauth_closed_total").increment(1);
+                metrics::counter!("stellar_monitor_live_reauth_closed_total").increment(1);
                 conn.close(code, reason);
                 return;
             }
@@ -365,7 +365,7 @@ async fn send(
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(Unsent::Broken),
             Err(_) => {
-                metrics::counter!("stellar_monitor_subscriptions_cut_total", "feed" => "write_timeout").increment(1);
+                metrics::counter!("stellar_monitor_live_subscriptions_cut_total", "feed" => "write_timeout").increment(1);
                 Err(Unsent::Broken)
             }
         },

@@ -85,14 +85,14 @@ impl Heart {
             let stream = self.ctx.bus.keys().blocks(key);
             if let Ok(last) = self.ctx.bus.stream_last(&stream).await {
                 let behind = last.map_or(0, |e| e.seq.saturating_sub(*position));
-                metrics::gauge!("stellar_monitor_worker_lag",
+                metrics::gauge!("stellar_monitor_worker_lag_blocks",
                     "worker" => worker.clone(), "network" => key.clone())
                 .set(behind as f64);
                 lag.insert(key.clone(), behind);
             }
         }
         // One series per worker, whatever its networks: what the autoscaler follows.
-        metrics::gauge!("stellar_monitor_worker_max_lag", "worker" => worker.clone())
+        metrics::gauge!("stellar_monitor_worker_max_lag_blocks", "worker" => worker.clone())
             .set(lag.values().copied().max().unwrap_or(0) as f64);
         Heartbeat {
             worker,
@@ -112,7 +112,7 @@ impl Heart {
         let hb = self.heartbeat(draining).await;
         let now_reported: std::collections::BTreeSet<String> = hb.lag.keys().cloned().collect();
         for gone in self.reported.difference(&now_reported) {
-            metrics::gauge!("stellar_monitor_worker_lag",
+            metrics::gauge!("stellar_monitor_worker_lag_blocks",
                 "worker" => hb.worker.clone(), "network" => gone.clone())
             .set(0.0);
         }

@@ -593,7 +593,7 @@ impl Worker {
         if let Some(published) = message.published_at_ms {
             let latency = (Utc::now().timestamp_millis() - published).max(0) as f64 / 1000.0;
             if !written.is_empty() {
-                metrics::histogram!("stellar_monitor_block_to_alert_seconds", &labels)
+                metrics::histogram!("stellar_monitor_worker_block_to_alert_seconds", &labels)
                     .record(latency);
             }
         }
