@@ -91,17 +91,7 @@ async fn a_killed_worker_loses_no_alert_and_duplicates_none() {
     )
     .await;
     let ids: Vec<Uuid> = tenants.iter().map(|t| t.id).collect();
-    let (url, prefix) = (
-        app.database_url.clone().unwrap(),
-        app.redis_prefix.clone().unwrap(),
-    );
-    app.stop().await;
-    let db = stellar_monitor::database::connect(
-        &stellar_monitor::database::Target::Postgres(url.clone()),
-        2,
-    )
-    .await
-    .unwrap();
+    let (url, prefix, db) = crate::fleet::stop_keeping_storage(app, 2).await;
     let bus = bus::connect(Some(&redis_url()), &prefix).await.unwrap();
 
     let _watcher = role_process(

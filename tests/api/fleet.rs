@@ -331,3 +331,23 @@ pub async fn chain(test: &str) -> Option<Chain> {
         accounts,
     })
 }
+
+/// Stops `app` but keeps what it configured: returns its database URL and Redis prefix
+/// and a fresh pool of `connections` on the database (for fleets run as processes).
+pub async fn stop_keeping_storage(
+    app: TestApp,
+    connections: u32,
+) -> (String, String, DatabaseConnection) {
+    let (url, prefix) = (
+        app.database_url.clone().unwrap(),
+        app.redis_prefix.clone().unwrap(),
+    );
+    app.stop().await;
+    let db = stellar_monitor::database::connect(
+        &stellar_monitor::database::Target::Postgres(url.clone()),
+        connections,
+    )
+    .await
+    .unwrap();
+    (url, prefix, db)
+}

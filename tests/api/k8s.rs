@@ -377,17 +377,7 @@ async fn each_role_exports_the_metrics_the_manifests_use() {
         true,
     )
     .await;
-    let (url, prefix) = (
-        app.database_url.clone().unwrap(),
-        app.redis_prefix.clone().unwrap(),
-    );
-    app.stop().await;
-    let db = stellar_monitor::database::connect(
-        &stellar_monitor::database::Target::Postgres(url.clone()),
-        2,
-    )
-    .await
-    .unwrap();
+    let (url, prefix, db) = crate::fleet::stop_keeping_storage(app, 2).await;
 
     let ports: BTreeMap<&str, u16> = ROLES.iter().map(|r| (*r, free_port())).collect();
     let listen = |role: &str| ("LISTEN_ADDR", format!("127.0.0.1:{}", ports[role]));

@@ -99,6 +99,17 @@ pub async fn alerts_with(
     written
 }
 
+/// Exactly one subscription of `ws` is refused for its `limit` (connection or tenant),
+/// then nothing more arrives; returns the refused id.
+async fn one_refusal(ws: &mut Ws, limit: &str) -> String {
+    let (refused, r) = ws.result(WAIT).await.unwrap();
+    assert_eq!(code(&r), Some("QUOTA_EXCEEDED"), "{refused}: {r}");
+    let message = r["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(limit), "{r}");
+    quiet(ws).await;
+    refused
+}
+
 /// Asserts nothing more arrives for a moment.
 async fn quiet(ws: &mut Ws) {
     match ws.result(Duration::from_millis(800)).await {
@@ -678,31 +689,13 @@ async fn the_websocket_refuses_bad_credentials_input_and_too_many_subscriptions_
     for i in 0..4 {
         ws.subscribe(&format!("ok{i}"), ALERTS, json!({})).await;
     }
-    let (refused, r) = ws.result(WAIT).await.unwrap();
-    assert_eq!(code(&r), Some("QUOTA_EXCEEDED"), "{refused}: {r}");
-    assert!(
-        r["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("connection"),
-        "{r}"
-    );
-    quiet(&mut ws).await;
+    one_refusal(&mut ws, "connection").await;
     let mut other = Ws::open(app.addr, TRANSPORT_WS).await;
     other.ready(init(&a.client)).await;
     for i in 1..=3 {
         other.subscribe(&format!("x{i}"), ALERTS, json!({})).await;
     }
-    let (refused, r) = other.result(WAIT).await.unwrap();
-    assert_eq!(code(&r), Some("QUOTA_EXCEEDED"), "{refused}: {r}");
-    assert!(
-        r["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("tenant"),
-        "{r}"
-    );
-    quiet(&mut other).await;
+    let refused = one_refusal(&mut other, "tenant").await;
     // Closing a connection gives its subscriptions back.
     ws.close().await;
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -104,17 +104,7 @@ async fn every_match_becomes_one_alert_with_one_delivery_per_trigger_even_when_r
 
     // A crash that lost every cursor: a restarted fleet re-processes every block from the
     // start of the stream, and nothing new is written.
-    let (url, prefix) = (
-        app.database_url.clone().unwrap(),
-        app.redis_prefix.clone().unwrap(),
-    );
-    app.stop().await;
-    let db = stellar_monitor::database::connect(
-        &stellar_monitor::database::Target::Postgres(url.clone()),
-        1,
-    )
-    .await
-    .unwrap();
+    let (url, prefix, db) = crate::fleet::stop_keeping_storage(app, 1).await;
     let txn = entities::SystemTxn::begin(&db).await.unwrap();
     let reset = txn
         .conn()
